@@ -6,7 +6,7 @@
 //! plus `.lastupdate` (Unix time of the download) for the snapshot date.
 //! Used by `examples/generate.rs`; see `docs/oui.md` for the refresh command.
 
-use std::collections::BTreeMap;
+use std::collections::btree_map::{BTreeMap, Entry};
 use std::fs::File;
 use std::io::{self, BufReader, Read, Write};
 use std::path::Path;
@@ -99,21 +99,13 @@ impl Builder {
                 continue;
             }
             stats.rows += 1;
-            let parsed = (row.get(0) == Some(registry.as_str()))
-                .then(|| {
-                    Some((
-                        parse_prefix(row.get(1)?, registry)?,
-                        normalize_name(row.get(2)?)?,
-                    ))
-                })
-                .flatten();
-            let Some((prefix, name)) = parsed else {
+            let Some((prefix, name)) = parse_row(&row, registry) else {
                 stats.malformed += 1;
                 continue;
             };
             match self.assignments.entry((registry, prefix)) {
-                std::collections::btree_map::Entry::Occupied(_) => stats.duplicates += 1,
-                std::collections::btree_map::Entry::Vacant(slot) => {
+                Entry::Occupied(_) => stats.duplicates += 1,
+                Entry::Vacant(slot) => {
                     slot.insert(name);
                     stats.kept += 1;
                 }
@@ -164,6 +156,16 @@ impl Builder {
         }
         gz.finish()
     }
+}
+
+/// Prefix and normalised name of a CSV row, if it is a well-formed row of
+/// `registry` (the address column is ignored).
+fn parse_row(row: &csv::StringRecord, registry: Registry) -> Option<(u64, String)> {
+    if row.get(0)? != registry.as_str() {
+        return None;
+    }
+    let prefix = parse_prefix(row.get(1)?, registry)?;
+    Some((prefix, normalize_name(row.get(2)?)?))
 }
 
 /// Trims an organisation name and collapses internal runs of whitespace and

@@ -1,0 +1,125 @@
+//! One plain-language sentence per alert, for the people who own the device.
+
+use std::net::IpAddr;
+
+use crate::{Alert, Evidence, Timestamp};
+
+/// Thousands separators: 4000 -> "4,000".
+fn count(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn duration(from: Timestamp, to: Timestamp) -> String {
+    let s = ((to.0 - from.0).max(0) as f64 / 1e9).round().max(1.0) as u64;
+    match s {
+        1 => "1 second".into(),
+        s if s < 120 => format!("{s} seconds"),
+        s if s < 7200 => format!("{} minutes", s / 60),
+        s => format!("{} hours", s / 3600),
+    }
+}
+
+fn addresses(targets: &[IpAddr], noun: &str) -> String {
+    let internet = targets.iter().all(|a| !is_private(*a));
+    let place = if internet { "internet " } else { "" };
+    match targets {
+        [one] => format!("one {place}{noun} ({one})"),
+        many => format!("{} {place}{noun}s", many.len()),
+    }
+}
+
+fn is_private(a: IpAddr) -> bool {
+    match a {
+        IpAddr::V4(v) => v.is_private() || v.is_link_local() || v.is_loopback(),
+        IpAddr::V6(v) => {
+            (v.segments()[0] & 0xfe00) == 0xfc00 || (v.segments()[0] & 0xffc0) == 0xfe80
+        }
+    }
+}
+
+/// `device` names the device as the sentence should start, e.g.
+/// "This camera (D-Link DCS-935L)" or "This device".
+pub fn summary(alert: &Alert, device: &str) -> String {
+    let (first, last) = alert.evidence.window();
+    let how_long = duration(first, last);
+    match &alert.evidence {
+        Evidence::Flood(e) => {
+            let what = match e.variant {
+                "syn" => "TCP connection requests (SYN)",
+                "ack" => "TCP packets",
+                "udp" | "udp-query" => "UDP packets",
+                "gre" => "GRE packets",
+                "icmp" => "ping packets",
+                "dns" => "DNS queries for random names",
+                _ => "packets",
+            };
+            if e.variant == "dns" {
+                let domain = e
+                    .dns_domain
+                    .as_deref()
+                    .map(|d| format!(" under {d}"))
+                    .unwrap_or_default();
+                return format!(
+                    "{device} sent {} {what}{domain} per second for {how_long}: it is probably part of a botnet attack on that domain's name servers.",
+                    count(u64::from(e.peak_pps))
+                );
+            }
+            let targets: Vec<IpAddr> = e
+                .top_destinations
+                .iter()
+                .filter(|t| t.share >= 0.05)
+                .map(|t| t.address)
+                .collect();
+            format!(
+                "{device} sent {} {what} per second to {} for {how_long}: it is probably part of a botnet attack.",
+                count(u64::from(e.peak_pps)),
+                addresses(if targets.is_empty() { &[] } else { &targets }, "address")
+            )
+        }
+        Evidence::Scan(e) => {
+            let ports: Vec<String> = e.top_ports.iter().take(2).map(|p| p.port.to_string()).collect();
+            let port = match ports.as_slice() {
+                [] => String::new(),
+                [p] => format!(" on port {p}"),
+                ps => format!(" on ports {}", ps.join(" and ")),
+            };
+            format!(
+                "{device} tried to connect to {} different addresses{port} in {how_long}, and {} of the attempts it could follow went unanswered: it is probably infected and searching for other devices to infect.",
+                count(e.attempts),
+                count(u64::from(e.failed))
+            )
+        }
+        Evidence::Spam(e) => format!(
+            "{device} connected to {} different mail servers in {how_long}: it is probably sending spam for a botnet.",
+            count(u64::from(e.smtp_servers.max(e.submission_servers)))
+        ),
+        Evidence::BruteForce(e) => format!(
+            "{device} made {} login connections to {}:{} within {} seconds: it is probably trying to guess passwords.",
+            count(u64::from(e.answered_connections)),
+            e.target,
+            e.port,
+            e.window_s
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thousands() {
+        assert_eq!(count(0), "0");
+        assert_eq!(count(999), "999");
+        assert_eq!(count(4000), "4,000");
+        assert_eq!(count(1_234_567), "1,234,567");
+    }
+}

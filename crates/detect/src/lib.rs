@@ -153,5 +153,8 @@ impl DeviceDetectors {
     pub const SPAM_SIZE: usize = std::mem::size_of::<spam::SpamState>();
 }
 
+// The per-device budget (docs/architecture.md): fail the build, not a test.
+const _: () = assert!(DeviceDetectors::SIZE < 4096);
+
 #[cfg(test)]
 mod tests;

@@ -116,10 +116,11 @@ impl Rng {
 
 #[test]
 fn state_is_small() {
-    assert!(
-        DeviceDetectors::SIZE < 4096,
-        "per-device detector state is {} bytes",
-        DeviceDetectors::SIZE
+    // Also a compile-time assertion in lib.rs; printed for the docs.
+    println!(
+        "detector state: {} bytes per device, +{} for devices that speak SMTP",
+        DeviceDetectors::SIZE,
+        DeviceDetectors::SPAM_SIZE
     );
 }
 

@@ -1,0 +1,784 @@
+//! The per-device identity record: bounded, serialisable, with model, firmware
+//! and OS guesses.
+//!
+//! Policy (documented in `docs/identification.md`):
+//! - Scalars (hostname, DHCP fields): the first value seen wins.
+//! - Lists keep the first distinct values up to a per-list cap; later values
+//!   are dropped.
+//! - Every stored string is cut to [`MAX_TEXT`] bytes.
+//! - `model`, `firmware` and `os` are guesses ranked by how specific their
+//!   source is; a candidate replaces the current guess only when its source
+//!   ranks strictly higher, so equal-rank ties go to the first seen.
+
+use core::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::product::{products, Product};
+use crate::text::truncate;
+use crate::Observation;
+
+/// Longest string kept, in bytes.
+pub const MAX_TEXT: usize = 128;
+/// Longest DHCP parameter request list kept.
+const MAX_PRL: usize = 64;
+/// Longest client identifier kept, in bytes (rendered as hex).
+const MAX_CLIENT_ID: usize = 32;
+/// Longest DHCPv6 option request list kept, in codes.
+const MAX_ORO: usize = 32;
+
+const CAP_UPNP_SERVER: usize = 4;
+const CAP_UPNP_LOCATIONS: usize = 4;
+const CAP_UPNP_DEVICE_TYPES: usize = 8;
+const CAP_USER_AGENTS: usize = 8;
+const CAP_HTTP_SERVERS: usize = 4;
+const CAP_HTTP_HOSTS: usize = 16;
+const CAP_MDNS_NAMES: usize = 8;
+const CAP_MDNS_SERVICES: usize = 8;
+const CAP_MDNS_TXT: usize = 16;
+const CAP_DNS_NAMES: usize = 16;
+const CAP_TLS_NAMES: usize = 16;
+const CAP_SOFTWARE: usize = 16;
+
+/// mDNS TXT keys that carry a model (HomeKit `md`, printers `ty`/`usb_MDL`,
+/// AirPlay `am`, D-Link `model_number`, ...). Compared case-insensitively.
+const TXT_MODEL_KEYS: &[&str] = &[
+    "model",
+    "model_number",
+    "modelnumber",
+    "modelid",
+    "md",
+    "mdl",
+    "usb_mdl",
+    "ty",
+    "am",
+];
+/// mDNS TXT keys that carry a firmware or software version.
+const TXT_FIRMWARE_KEYS: &[&str] = &[
+    "fw",
+    "fwver",
+    "fw_ver",
+    "fwversion",
+    "firmware",
+    "fv",
+    "sw",
+    "swver",
+    "swversion",
+    "sw_version",
+    "version",
+];
+
+/// Rank of each source for the model guess (higher wins).
+mod model_rank {
+    pub const MDNS_TXT: u8 = 5;
+    pub const DHCP_HOSTNAME: u8 = 4;
+    pub const UPNP_PRODUCT: u8 = 3;
+    pub const MDNS_HOSTNAME: u8 = 2;
+    pub const DHCP_FQDN: u8 = 1;
+}
+
+/// Rank of each source for the firmware guess (higher wins).
+mod firmware_rank {
+    pub const MDNS_TXT: u8 = 6;
+    pub const UPNP_PRODUCT: u8 = 5;
+    pub const DHCP_VENDOR_CLASS: u8 = 4;
+    pub const HTTP_SERVER: u8 = 3;
+    pub const USER_AGENT: u8 = 2;
+    pub const DHCP6_VENDOR_CLASS: u8 = 1;
+}
+
+/// Rank of each source for the OS guess (higher wins).
+mod os_rank {
+    pub const UPNP_VERSIONED: u8 = 3;
+    pub const UPNP: u8 = 2;
+    pub const USER_AGENT_COMMENT: u8 = 1;
+}
+
+/// Where a [`Software`] entry was read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SoftwareSource {
+    /// DHCPv4 vendor class (option 60).
+    Dhcp,
+    /// DHCPv6 vendor class (option 16).
+    Dhcp6,
+    /// SSDP `SERVER`.
+    Upnp,
+    /// HTTP `Server` of the device's own responses.
+    HttpServer,
+    /// HTTP or SSDP `User-Agent`.
+    UserAgent,
+}
+
+/// A product and version the device runs, e.g. `IpBridge 1.9.0` from UPnP.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Software {
+    pub product: String,
+    pub version: String,
+    pub source: SoftwareSource,
+}
+
+/// DHCP facts; see [`Identity`].
+#[derive(Default, Clone, Debug, Serialize)]
+pub struct Dhcp {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    vendor_class: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    parameter_request_list: Vec<u8>,
+    /// Hex, colon-separated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fqdn: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mud_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_message_size: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fingerprint: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    v6_enterprise: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    v6_vendor_class: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    v6_fqdn: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    v6_option_request: Vec<u16>,
+}
+
+impl Dhcp {
+    fn is_empty(&self) -> bool {
+        self.vendor_class.is_none()
+            && self.parameter_request_list.is_empty()
+            && self.client_id.is_none()
+            && self.fqdn.is_none()
+            && self.mud_url.is_none()
+            && self.max_message_size.is_none()
+            && self.v6_vendor_class.is_none()
+            && self.v6_fqdn.is_none()
+            && self.v6_option_request.is_empty()
+    }
+
+    pub fn vendor_class(&self) -> Option<&str> {
+        self.vendor_class.as_deref()
+    }
+
+    pub fn parameter_request_list(&self) -> &[u8] {
+        &self.parameter_request_list
+    }
+
+    pub fn client_id(&self) -> Option<&str> {
+        self.client_id.as_deref()
+    }
+
+    pub fn fqdn(&self) -> Option<&str> {
+        self.fqdn.as_deref()
+    }
+
+    pub fn mud_url(&self) -> Option<&str> {
+        self.mud_url.as_deref()
+    }
+
+    pub fn max_message_size(&self) -> Option<u16> {
+        self.max_message_size
+    }
+
+    pub fn v6_vendor_class(&self) -> Option<(u32, &str)> {
+        Some((self.v6_enterprise?, self.v6_vendor_class.as_deref()?))
+    }
+
+    pub fn v6_fqdn(&self) -> Option<&str> {
+        self.v6_fqdn.as_deref()
+    }
+
+    fn heap_bytes(&self) -> usize {
+        opt_heap(&self.vendor_class)
+            + self.parameter_request_list.capacity()
+            + opt_heap(&self.client_id)
+            + opt_heap(&self.fqdn)
+            + opt_heap(&self.mud_url)
+            + opt_heap(&self.fingerprint)
+            + opt_heap(&self.v6_vendor_class)
+            + opt_heap(&self.v6_fqdn)
+            + self.v6_option_request.capacity() * 2
+    }
+}
+
+/// What is known about one device. Serialises to a flat JSON object with
+/// empty fields left out (shape in `docs/identification.md`).
+#[derive(Default, Clone, Debug, Serialize)]
+pub struct Identity {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hostname: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    model: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    firmware: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    os: Option<String>,
+    #[serde(skip_serializing_if = "Dhcp::is_empty")]
+    dhcp: Dhcp,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    upnp_server: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    upnp_device_types: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    upnp_locations: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    user_agents: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    http_servers: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    http_hosts: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    mdns_names: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    mdns_services: Vec<String>,
+    /// `key=value` strings.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    mdns_txt: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    dns_names: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tls_server_names: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    software: Vec<Software>,
+    /// The device's MAC, used to strip MAC-derived suffixes from names.
+    #[serde(skip)]
+    mac: Option<[u8; 6]>,
+    #[serde(skip)]
+    model_rank: u8,
+    #[serde(skip)]
+    firmware_rank: u8,
+    #[serde(skip)]
+    os_rank: u8,
+}
+
+fn opt_heap(s: &Option<String>) -> usize {
+    s.as_ref().map_or(0, String::capacity)
+}
+
+fn list_heap(v: &[String], cap: usize) -> usize {
+    cap * core::mem::size_of::<String>() + v.iter().map(String::capacity).sum::<usize>()
+}
+
+/// Sets `slot` from `value` (cut to [`MAX_TEXT`]) if it is still empty.
+fn set_first(slot: &mut Option<String>, value: &str) -> bool {
+    if slot.is_some() || value.is_empty() {
+        return false;
+    }
+    *slot = Some(truncate(value, MAX_TEXT).to_string());
+    true
+}
+
+/// Appends `value` (cut to [`MAX_TEXT`]) unless present or the list is full.
+fn push_distinct(list: &mut Vec<String>, cap: usize, value: &str) {
+    let value = truncate(value, MAX_TEXT);
+    if value.is_empty() || list.len() >= cap || list.iter().any(|v| v == value) {
+        return;
+    }
+    if list.capacity() == 0 {
+        // Most lists hold one or two values; avoid doubling growth past that.
+        list.reserve_exact(2);
+    }
+    list.push(value.to_string());
+}
+
+fn hex_digit_value(c: u8) -> Option<u8> {
+    (c as char).to_digit(16).map(|d| d as u8)
+}
+
+/// Removes a suffix derived from the device's MAC (`Lightify-7B5F6B`,
+/// `ESP_07AEFB`, `GainSpanca9152`, `DCS-935L-B0C554255B0E`): the longest run
+/// of 4 or more trailing hex digits that equals the end of the MAC, then a
+/// separator before it.
+fn strip_mac_suffix<'s>(name: &'s str, mac: Option<[u8; 6]>) -> &'s str {
+    let Some(mac) = mac else { return name };
+    let mac_nibbles = mac.iter().flat_map(|b| [b >> 4, b & 0xf]);
+    let b = name.as_bytes();
+    let mut k = 0;
+    for (c, m) in b.iter().rev().zip(mac_nibbles.rev()) {
+        if hex_digit_value(*c) != Some(m) {
+            break;
+        }
+        k += 1;
+    }
+    if k < 4 || k == b.len() {
+        return name;
+    }
+    let rest = &name[..b.len() - k];
+    rest.strip_suffix(['-', '_', ' ']).unwrap_or(rest)
+}
+
+/// Whether `s` looks like a model designation rather than a name, brand or
+/// serial number: letters and digits, no long digit or hex runs, no spaces.
+fn looks_like_model(s: &str) -> bool {
+    let b = s.as_bytes();
+    if !(3..=32).contains(&b.len()) || b.iter().any(|c| c.is_ascii_whitespace()) {
+        return false;
+    }
+    let has_alpha = b.iter().any(u8::is_ascii_alphabetic);
+    let has_digit = b.iter().any(u8::is_ascii_digit);
+    let longest = |pred: fn(&u8) -> bool| b.split(|c| !pred(c)).map(<[u8]>::len).max().unwrap_or(0);
+    has_alpha && has_digit && longest(u8::is_ascii_digit) <= 5 && longest(u8::is_ascii_hexdigit) < 8
+}
+
+fn is_placeholder(name: &str) -> bool {
+    name.eq_ignore_ascii_case("unspecified") || name.eq_ignore_ascii_case("unknown")
+}
+
+impl Identity {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Tells the identity the device's MAC, for stripping MAC-derived name
+    /// suffixes. DHCP sets it too (from `chaddr`); the first value wins.
+    pub fn set_mac(&mut self, mac: [u8; 6]) {
+        self.mac.get_or_insert(mac);
+    }
+
+    /// Folds one observation in. Bounded: see the module documentation.
+    pub fn apply(&mut self, obs: &Observation<'_>) {
+        match *obs {
+            Observation::DhcpClientMac(mac) => self.set_mac(mac),
+            Observation::DhcpHostname(h) => {
+                if set_first(&mut self.hostname, h) {
+                    let m = strip_mac_suffix(h, self.mac);
+                    self.offer_model(m, model_rank::DHCP_HOSTNAME);
+                }
+            }
+            Observation::DhcpVendorClass(vc) => {
+                if set_first(&mut self.dhcp.vendor_class, vc) {
+                    self.update_fingerprint();
+                    if self.add_software(vc, SoftwareSource::Dhcp) {
+                        self.offer_firmware(vc, firmware_rank::DHCP_VENDOR_CLASS);
+                    }
+                }
+            }
+            Observation::DhcpParameterList(prl) => {
+                if self.dhcp.parameter_request_list.is_empty() {
+                    let prl = &prl[..prl.len().min(MAX_PRL)];
+                    self.dhcp.parameter_request_list = prl.to_vec();
+                    self.update_fingerprint();
+                }
+            }
+            Observation::DhcpClientId(id) => {
+                if self.dhcp.client_id.is_none() && !id.is_empty() {
+                    let id = &id[..id.len().min(MAX_CLIENT_ID)];
+                    let mut s = String::with_capacity(id.len() * 3);
+                    for (i, b) in id.iter().enumerate() {
+                        let sep = if i == 0 { "" } else { ":" };
+                        let _ = write!(s, "{sep}{b:02x}");
+                    }
+                    self.dhcp.client_id = Some(s);
+                }
+            }
+            Observation::DhcpFqdn(f) => {
+                if set_first(&mut self.dhcp.fqdn, f) {
+                    let label = f.split('.').next().unwrap_or("");
+                    self.offer_model(strip_mac_suffix(label, self.mac), model_rank::DHCP_FQDN);
+                }
+            }
+            Observation::DhcpMudUrl(u) => {
+                set_first(&mut self.dhcp.mud_url, u);
+            }
+            Observation::DhcpMaxMessageSize(n) => {
+                self.dhcp.max_message_size.get_or_insert(n);
+            }
+            Observation::DhcpRequestedIp(_) => {}
+            Observation::Dhcp6VendorClass { enterprise, class } => {
+                if set_first(&mut self.dhcp.v6_vendor_class, class) {
+                    self.dhcp.v6_enterprise = Some(enterprise);
+                    if self.add_software(class, SoftwareSource::Dhcp6) {
+                        self.offer_firmware(class, firmware_rank::DHCP6_VENDOR_CLASS);
+                    }
+                }
+            }
+            Observation::Dhcp6Fqdn(f) => {
+                set_first(&mut self.dhcp.v6_fqdn, f);
+            }
+            Observation::Dhcp6OptionRequest(oro) => {
+                if self.dhcp.v6_option_request.is_empty() {
+                    self.dhcp.v6_option_request = oro
+                        .chunks_exact(2)
+                        .take(MAX_ORO)
+                        .map(|c| u16::from_be_bytes([c[0], c[1]]))
+                        .collect();
+                }
+            }
+            Observation::MdnsHostname(h) => {
+                push_distinct(&mut self.mdns_names, CAP_MDNS_NAMES, h);
+                let label = h.split('.').next().unwrap_or("");
+                self.offer_model(strip_mac_suffix(label, self.mac), model_rank::MDNS_HOSTNAME);
+            }
+            Observation::MdnsService(s) => {
+                push_distinct(&mut self.mdns_services, CAP_MDNS_SERVICES, s)
+            }
+            Observation::MdnsTxt { key, value } => self.apply_txt(key, value),
+            Observation::DnsQuery(n) => push_distinct(&mut self.dns_names, CAP_DNS_NAMES, n),
+            Observation::UpnpServer(s) => {
+                if !self.upnp_server.iter().any(|v| v == truncate(s, MAX_TEXT)) {
+                    push_distinct(&mut self.upnp_server, CAP_UPNP_SERVER, s);
+                    self.apply_upnp_server(s);
+                }
+            }
+            Observation::UpnpLocation(l) => {
+                push_distinct(&mut self.upnp_locations, CAP_UPNP_LOCATIONS, l)
+            }
+            Observation::UpnpDeviceType(t) => {
+                push_distinct(&mut self.upnp_device_types, CAP_UPNP_DEVICE_TYPES, t)
+            }
+            Observation::UserAgent(ua) => {
+                if !self.user_agents.iter().any(|v| v == truncate(ua, MAX_TEXT)) {
+                    push_distinct(&mut self.user_agents, CAP_USER_AGENTS, ua);
+                    self.apply_user_agent(ua);
+                }
+            }
+            Observation::HttpServer(s) => {
+                if !self.http_servers.iter().any(|v| v == truncate(s, MAX_TEXT)) {
+                    push_distinct(&mut self.http_servers, CAP_HTTP_SERVERS, s);
+                    if let Some(p) = products(s).find(|p| p.version.is_some()) {
+                        self.push_software(&p, SoftwareSource::HttpServer);
+                        self.offer_firmware_product(&p, firmware_rank::HTTP_SERVER);
+                    }
+                }
+            }
+            Observation::HttpHost(h) => push_distinct(&mut self.http_hosts, CAP_HTTP_HOSTS, h),
+            Observation::TlsServerName(n) => {
+                push_distinct(&mut self.tls_server_names, CAP_TLS_NAMES, n)
+            }
+        }
+    }
+
+    fn apply_txt(&mut self, key: &str, value: &str) {
+        let entry_len = key.len() + 1 + value.len();
+        if self.mdns_txt.len() < CAP_MDNS_TXT {
+            let mut e = String::with_capacity(entry_len.min(MAX_TEXT));
+            e.push_str(key);
+            if !value.is_empty() {
+                e.push('=');
+                e.push_str(value);
+            }
+            let e = truncate(&e, MAX_TEXT);
+            push_distinct(&mut self.mdns_txt, CAP_MDNS_TXT, e);
+        }
+        if value.is_empty() {
+            return;
+        }
+        if TXT_MODEL_KEYS.iter().any(|k| k.eq_ignore_ascii_case(key)) {
+            self.offer_model(value, model_rank::MDNS_TXT);
+        } else if TXT_FIRMWARE_KEYS
+            .iter()
+            .any(|k| k.eq_ignore_ascii_case(key))
+        {
+            self.offer_firmware(value, firmware_rank::MDNS_TXT);
+        }
+    }
+
+    /// `OS/version UPnP/1.x product/version`: products before the UPnP marker
+    /// describe the OS, those after it the device's software.
+    fn apply_upnp_server(&mut self, s: &str) {
+        let has_marker = products(s).any(|p| p.is_upnp_marker());
+        let mut after_marker = !has_marker;
+        let mut first = true;
+        for p in products(s) {
+            if p.is_upnp_marker() {
+                after_marker = true;
+                continue;
+            }
+            if is_placeholder(p.name) {
+                first = false;
+                continue;
+            }
+            // Without a marker, a leading product is the OS only when more follow.
+            let is_os = if has_marker {
+                !after_marker
+            } else {
+                first && products(s).nth(1).is_some()
+            };
+            first = false;
+            if p.version.is_some() {
+                self.push_software(&p, SoftwareSource::Upnp);
+            }
+            if is_os {
+                let rank = if p.version.is_some() {
+                    os_rank::UPNP_VERSIONED
+                } else {
+                    os_rank::UPNP
+                };
+                self.offer_os(&p, rank);
+            } else {
+                if looks_like_model(p.name) {
+                    self.offer_model(p.name, model_rank::UPNP_PRODUCT);
+                }
+                self.offer_firmware_product(&p, firmware_rank::UPNP_PRODUCT);
+            }
+        }
+    }
+
+    fn apply_user_agent(&mut self, ua: &str) {
+        let mut firmware_offered = false;
+        for p in products(ua) {
+            if p.version.is_some() {
+                self.push_software(&p, SoftwareSource::UserAgent);
+                if !firmware_offered {
+                    self.offer_firmware_product(&p, firmware_rank::USER_AGENT);
+                    firmware_offered = true;
+                }
+            }
+            // `Wget/1.13 (linux-uclibc)`: the first comment item names the platform.
+            if let Some(c) = p.comment {
+                let platform = c.split(';').next().unwrap_or("").trim();
+                if !platform.is_empty() {
+                    let os = Product {
+                        name: platform,
+                        version: None,
+                        comment: None,
+                    };
+                    self.offer_os(&os, os_rank::USER_AGENT_COMMENT);
+                }
+            }
+        }
+    }
+
+    fn offer_model(&mut self, candidate: &str, rank: u8) {
+        // Sources below the explicit TXT keys only count if the text looks like a model.
+        if rank <= self.model_rank || (rank < model_rank::MDNS_TXT && !looks_like_model(candidate))
+        {
+            return;
+        }
+        if candidate.is_empty() {
+            return;
+        }
+        self.model = Some(truncate(candidate, MAX_TEXT).to_string());
+        self.model_rank = rank;
+    }
+
+    fn offer_firmware(&mut self, candidate: &str, rank: u8) {
+        if rank <= self.firmware_rank || candidate.is_empty() {
+            return;
+        }
+        self.firmware = Some(truncate(candidate, MAX_TEXT).to_string());
+        self.firmware_rank = rank;
+    }
+
+    fn offer_firmware_product(&mut self, p: &Product<'_>, rank: u8) {
+        if let Some(v) = p.version {
+            if rank > self.firmware_rank {
+                self.offer_firmware(&format!("{}/{}", p.name, v), rank);
+            }
+        }
+    }
+
+    fn offer_os(&mut self, p: &Product<'_>, rank: u8) {
+        if rank <= self.os_rank || p.name.is_empty() {
+            return;
+        }
+        let os = match p.version {
+            Some(v) => format!("{}/{}", p.name, v),
+            None => p.name.to_string(),
+        };
+        self.os = Some(truncate(&os, MAX_TEXT).to_string());
+        self.os_rank = rank;
+    }
+
+    /// Adds every versioned product of `s`; true if there was one.
+    fn add_software(&mut self, s: &str, source: SoftwareSource) -> bool {
+        let mut any = false;
+        for p in products(s) {
+            if p.version.is_some() {
+                self.push_software(&p, source);
+                any = true;
+            }
+        }
+        any
+    }
+
+    fn push_software(&mut self, p: &Product<'_>, source: SoftwareSource) {
+        let (Some(version), false) = (p.version, p.name.is_empty()) else {
+            return;
+        };
+        let product = truncate(p.name, MAX_TEXT);
+        let version = truncate(version, MAX_TEXT);
+        if self.software.len() >= CAP_SOFTWARE
+            || self
+                .software
+                .iter()
+                .any(|s| s.product == product && s.version == version)
+        {
+            return;
+        }
+        self.software.push(Software {
+            product: product.to_string(),
+            version: version.to_string(),
+            source,
+        });
+    }
+
+    /// `1,3,6,12,15,28,42|udhcp 1.22.1`: the parameter request list in the
+    /// client's order, `|`, and the vendor class (empty if none).
+    fn update_fingerprint(&mut self) {
+        let d = &mut self.dhcp;
+        if d.parameter_request_list.is_empty() {
+            return;
+        }
+        let vc = d.vendor_class.as_deref().unwrap_or("");
+        let mut f = String::with_capacity(d.parameter_request_list.len() * 4 + 1 + vc.len());
+        for (i, code) in d.parameter_request_list.iter().enumerate() {
+            let sep = if i == 0 { "" } else { "," };
+            let _ = write!(f, "{sep}{code}");
+        }
+        f.push('|');
+        f.push_str(vc);
+        d.fingerprint = Some(f);
+    }
+
+    pub fn hostname(&self) -> Option<&str> {
+        self.hostname.as_deref()
+    }
+
+    /// Best model guess.
+    pub fn model(&self) -> Option<&str> {
+        self.model.as_deref()
+    }
+
+    /// Best firmware / software-version guess.
+    pub fn firmware(&self) -> Option<&str> {
+        self.firmware.as_deref()
+    }
+
+    /// Best operating-system guess (`Linux/3.14.0`, `linux-uclibc`).
+    pub fn os(&self) -> Option<&str> {
+        self.os.as_deref()
+    }
+
+    /// Stable DHCP fingerprint for the feed to hash, see [`Identity::apply`]:
+    /// `"<option 55 codes joined by commas>|<option 60>"`.
+    pub fn fingerprint(&self) -> Option<&str> {
+        self.dhcp.fingerprint.as_deref()
+    }
+
+    pub fn dhcp(&self) -> &Dhcp {
+        &self.dhcp
+    }
+
+    pub fn upnp_server(&self) -> &[String] {
+        &self.upnp_server
+    }
+
+    pub fn upnp_device_types(&self) -> &[String] {
+        &self.upnp_device_types
+    }
+
+    pub fn upnp_locations(&self) -> &[String] {
+        &self.upnp_locations
+    }
+
+    pub fn user_agents(&self) -> &[String] {
+        &self.user_agents
+    }
+
+    pub fn http_servers(&self) -> &[String] {
+        &self.http_servers
+    }
+
+    pub fn http_hosts(&self) -> &[String] {
+        &self.http_hosts
+    }
+
+    pub fn mdns_names(&self) -> &[String] {
+        &self.mdns_names
+    }
+
+    pub fn mdns_services(&self) -> &[String] {
+        &self.mdns_services
+    }
+
+    pub fn mdns_txt(&self) -> &[String] {
+        &self.mdns_txt
+    }
+
+    pub fn dns_names(&self) -> &[String] {
+        &self.dns_names
+    }
+
+    pub fn tls_server_names(&self) -> &[String] {
+        &self.tls_server_names
+    }
+
+    pub fn software(&self) -> &[Software] {
+        &self.software
+    }
+
+    /// True when nothing has been learned.
+    pub fn is_empty(&self) -> bool {
+        self.hostname.is_none()
+            && self.model.is_none()
+            && self.firmware.is_none()
+            && self.os.is_none()
+            && self.dhcp.is_empty()
+            && self.upnp_server.is_empty()
+            && self.user_agents.is_empty()
+            && self.http_servers.is_empty()
+            && self.mdns_names.is_empty()
+            && self.mdns_services.is_empty()
+            && self.mdns_txt.is_empty()
+            && self.dns_names.is_empty()
+            && self.tls_server_names.is_empty()
+            && self.http_hosts.is_empty()
+            && self.upnp_device_types.is_empty()
+            && self.upnp_locations.is_empty()
+    }
+
+    /// One short line for a table: model (or hostname), firmware, DHCP
+    /// vendor class, OS; each once, ` · `-separated, at most 160 bytes.
+    pub fn summary(&self) -> String {
+        let parts = [
+            self.model.as_deref().or(self.hostname.as_deref()),
+            self.firmware.as_deref(),
+            self.dhcp.vendor_class.as_deref(),
+            self.os.as_deref(),
+        ];
+        let mut out = String::new();
+        let mut used: [&str; 4] = [""; 4];
+        for (i, p) in parts.into_iter().flatten().enumerate() {
+            if used.contains(&p) {
+                continue;
+            }
+            used[i] = p;
+            if !out.is_empty() {
+                out.push_str(" · ");
+            }
+            out.push_str(p);
+        }
+        truncate(&out, 160).to_string()
+    }
+
+    /// Heap memory held, for the documented per-device memory figure (add
+    /// `size_of::<Identity>()` for the inline part).
+    pub fn approx_heap_bytes(&self) -> usize {
+        opt_heap(&self.hostname)
+            + opt_heap(&self.model)
+            + opt_heap(&self.firmware)
+            + opt_heap(&self.os)
+            + self.dhcp.heap_bytes()
+            + list_heap(&self.upnp_server, self.upnp_server.capacity())
+            + list_heap(&self.upnp_device_types, self.upnp_device_types.capacity())
+            + list_heap(&self.upnp_locations, self.upnp_locations.capacity())
+            + list_heap(&self.user_agents, self.user_agents.capacity())
+            + list_heap(&self.http_servers, self.http_servers.capacity())
+            + list_heap(&self.http_hosts, self.http_hosts.capacity())
+            + list_heap(&self.mdns_names, self.mdns_names.capacity())
+            + list_heap(&self.mdns_services, self.mdns_services.capacity())
+            + list_heap(&self.mdns_txt, self.mdns_txt.capacity())
+            + list_heap(&self.dns_names, self.dns_names.capacity())
+            + list_heap(&self.tls_server_names, self.tls_server_names.capacity())
+            + self.software.capacity() * core::mem::size_of::<Software>()
+            + self
+                .software
+                .iter()
+                .map(|s| s.product.capacity() + s.version.capacity())
+                .sum::<usize>()
+    }
+}

@@ -703,7 +703,7 @@ pub(crate) mod tests {
         for i in 0..5u16 {
             msg.push(63);
             msg.extend_from_slice(&[b'z'; 63]);
-            msg.extend_from_slice(&(0xc000 | (i + 1) * 66).to_be_bytes());
+            msg.extend_from_slice(&(0xc000 | ((i + 1) * 66)).to_be_bytes());
         }
         msg.push(0);
         assert_eq!(read_name(&msg, 0).unwrap_err(), DnsError::NameTooLong);

@@ -53,7 +53,9 @@ const TXT_MODEL_KEYS: &[&str] = &[
     "ty",
     "am",
 ];
-/// mDNS TXT keys that carry a firmware or software version.
+/// mDNS TXT keys that carry a firmware or software version. A bare `version`
+/// is not one of them: D-Link sends `version=0124` from devices whose firmware
+/// queries name 0120, 0122 and 0222.
 const TXT_FIRMWARE_KEYS: &[&str] = &[
     "fw",
     "fwver",
@@ -65,7 +67,6 @@ const TXT_FIRMWARE_KEYS: &[&str] = &[
     "swver",
     "swversion",
     "sw_version",
-    "version",
 ];
 
 /// Rank of each source for the model guess (higher wins).
@@ -289,10 +290,11 @@ fn hex_digit_value(c: u8) -> Option<u8> {
 }
 
 /// Removes a suffix derived from the device's MAC (`Lightify-7B5F6B`,
-/// `ESP_07AEFB`, `GainSpanca9152`, `DCS-935L-B0C554255B0E`): the longest run
-/// of 4 or more trailing hex digits that equals the end of the MAC, then a
-/// separator before it.
-fn strip_mac_suffix<'s>(name: &'s str, mac: Option<[u8; 6]>) -> &'s str {
+/// `ESP_07AEFB`, `GainSpanca9152`, `DCS-935L-B0C554255B0E`): trailing hex
+/// digits whose last 4 or more equal the end of the MAC. A longer hex run that
+/// a separator sets apart (`lightify-017b5f6b`) goes whole. Then one
+/// separator before it goes too.
+fn strip_mac_suffix(name: &str, mac: Option<[u8; 6]>) -> &str {
     let Some(mac) = mac else { return name };
     let mac_nibbles = mac.iter().flat_map(|b| [b >> 4, b & 0xf]);
     let b = name.as_bytes();
@@ -303,7 +305,14 @@ fn strip_mac_suffix<'s>(name: &'s str, mac: Option<[u8; 6]>) -> &'s str {
         }
         k += 1;
     }
-    if k < 4 || k == b.len() {
+    if k < 4 {
+        return name;
+    }
+    let run = b.iter().rev().take_while(|c| c.is_ascii_hexdigit()).count();
+    if run > k && run <= 16 && run < b.len() && matches!(b[b.len() - run - 1], b'-' | b'_' | b' ') {
+        k = run;
+    }
+    if k >= b.len() {
         return name;
     }
     let rest = &name[..b.len() - k];
@@ -780,5 +789,220 @@ impl Identity {
                 .iter()
                 .map(|s| s.product.capacity() + s.version.capacity())
                 .sum::<usize>()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use Observation as O;
+
+    const HUB_MAC: [u8; 6] = [0x1c, 0x5f, 0x2b, 0xaa, 0xfd, 0x4e];
+
+    fn with(obs: &[Observation<'_>]) -> Identity {
+        let mut id = Identity::new();
+        for o in obs {
+            id.apply(o);
+        }
+        id
+    }
+
+    #[test]
+    fn dhcp_facts_and_fingerprint() {
+        let id = with(&[
+            O::DhcpClientMac(HUB_MAC),
+            O::DhcpParameterList(&[1, 3, 6, 12, 15, 28, 42]),
+            O::DhcpVendorClass("udhcp 1.21.1--LSDK-10.2-00082-4"),
+            O::DhcpHostname("DCH-G020"),
+            O::DhcpClientId(&[1, 0x1c, 0x5f, 0x2b, 0xaa, 0xfd, 0x4e]),
+            O::DhcpMaxMessageSize(576),
+            O::DhcpMudUrl("https://mud.example/dch"),
+        ]);
+        assert_eq!(id.hostname(), Some("DCH-G020"));
+        assert_eq!(id.model(), Some("DCH-G020"));
+        assert_eq!(id.firmware(), Some("udhcp 1.21.1--LSDK-10.2-00082-4"));
+        assert_eq!(
+            id.fingerprint(),
+            Some("1,3,6,12,15,28,42|udhcp 1.21.1--LSDK-10.2-00082-4")
+        );
+        assert_eq!(id.dhcp().client_id(), Some("01:1c:5f:2b:aa:fd:4e"));
+        assert_eq!(id.software()[0].product, "udhcp");
+        assert_eq!(id.software()[0].source, SoftwareSource::Dhcp);
+        let json = serde_json::to_value(&id).unwrap();
+        assert_eq!(json["dhcp"]["parameter_request_list"][6], 42);
+        assert_eq!(json["dhcp"]["mud_url"], "https://mud.example/dch");
+        assert_eq!(json["software"][0]["source"], "dhcp");
+        assert!(json.get("upnp_server").is_none(), "empty lists are skipped");
+    }
+
+    #[test]
+    fn first_seen_wins_for_scalars() {
+        let id = with(&[
+            O::DhcpHostname("first"),
+            O::DhcpHostname("second"),
+            O::DhcpVendorClass("a 1"),
+            O::DhcpVendorClass("b 2"),
+        ]);
+        assert_eq!(id.hostname(), Some("first"));
+        assert_eq!(id.dhcp().vendor_class(), Some("a 1"));
+        // The fingerprint is built once both parts are known, in either order.
+        let id = with(&[O::DhcpVendorClass("v 1"), O::DhcpParameterList(&[1, 3])]);
+        assert_eq!(id.fingerprint(), Some("1,3|v 1"));
+        let id = with(&[O::DhcpParameterList(&[1, 3])]);
+        assert_eq!(id.fingerprint(), Some("1,3|"));
+    }
+
+    #[test]
+    fn model_and_firmware_ranks() {
+        // UPnP product first, then a more specific source replaces it.
+        let mut id = with(&[O::UpnpServer("Linux,    UPnP/1.0 DCS-935L/1.0")]);
+        assert_eq!(id.model(), Some("DCS-935L"));
+        assert_eq!(id.firmware(), Some("DCS-935L/1.0"));
+        assert_eq!(id.os(), Some("Linux"));
+        id.apply(&O::MdnsTxt {
+            key: "model_number",
+            value: "DCS-935L-A1",
+        });
+        assert_eq!(id.model(), Some("DCS-935L-A1"));
+        id.apply(&O::DhcpHostname("DCS-935X"));
+        assert_eq!(
+            id.model(),
+            Some("DCS-935L-A1"),
+            "lower rank does not replace"
+        );
+        id.apply(&O::MdnsTxt {
+            key: "fw",
+            value: "1.06.02",
+        });
+        assert_eq!(id.firmware(), Some("1.06.02"));
+        id.apply(&O::DhcpVendorClass("udhcp 1.22.1"));
+        assert_eq!(id.firmware(), Some("1.06.02"));
+
+        let id = with(&[
+            O::UserAgent("Wget/1.13 (linux-uclibc)"),
+            O::HttpServer("lighttpd/1.4.34"),
+        ]);
+        assert_eq!(id.firmware(), Some("lighttpd/1.4.34"));
+        assert_eq!(id.os(), Some("linux-uclibc"));
+        let id = with(&[O::UpnpServer("Linux/3.14.0 UPnP/1.0 IpBridge/1.9.0")]);
+        assert_eq!(
+            (id.firmware(), id.os(), id.model()),
+            (Some("IpBridge/1.9.0"), Some("Linux/3.14.0"), None)
+        );
+        let products: Vec<_> = id.software().iter().map(|s| s.product.as_str()).collect();
+        assert_eq!(products, ["Linux", "IpBridge"]);
+        // Placeholders are not products.
+        let id = with(&[O::UpnpServer("Unspecified, UPnP/1.0, Unspecified")]);
+        assert_eq!(
+            (id.firmware(), id.os(), id.software().len()),
+            (None, None, 0)
+        );
+    }
+
+    #[test]
+    fn names_that_are_not_models() {
+        let id = with(&[
+            O::DhcpClientMac([0x5c, 0xcf, 0x7f, 0x07, 0xae, 0xfb]),
+            O::DhcpHostname("ESP_07AEFB"),
+        ]);
+        assert_eq!((id.hostname(), id.model()), (Some("ESP_07AEFB"), None));
+        for serial_or_name in [
+            "KEQ0817541",
+            "Philips-hue",
+            "android-5f3a2b1c9d8e7f6a",
+            "x1",
+        ] {
+            assert_eq!(
+                with(&[O::DhcpHostname(serial_or_name)]).model(),
+                None,
+                "{serial_or_name}"
+            );
+        }
+        assert_eq!(
+            with(&[O::DhcpHostname("HS110(EU)")]).model(),
+            Some("HS110(EU)")
+        );
+    }
+
+    #[test]
+    fn mac_suffixes() {
+        let lightify = Some([0x84, 0x18, 0x26, 0x7b, 0x5f, 0x6b]);
+        assert_eq!(strip_mac_suffix("Lightify-7B5F6B", lightify), "Lightify");
+        assert_eq!(strip_mac_suffix("lightify-017b5f6b", lightify), "lightify");
+        assert_eq!(strip_mac_suffix("Lightify-7B5F6B", None), "Lightify-7B5F6B");
+        let aria = Some([0x20, 0xf8, 0x5e, 0xca, 0x91, 0x52]);
+        assert_eq!(strip_mac_suffix("GainSpanca9152", aria), "GainSpan");
+        let cam_mac = [0xb0, 0xc5, 0x54, 0x25, 0x5b, 0x0e];
+        let cam = Some(cam_mac);
+        assert_eq!(strip_mac_suffix("DCS-935L-B0C554255B0E", cam), "DCS-935L");
+        assert_eq!(strip_mac_suffix("HF-LPB100", cam), "HF-LPB100");
+        assert_eq!(
+            strip_mac_suffix("5b0e", cam),
+            "5b0e",
+            "never strips to nothing"
+        );
+        let id = with(&[
+            O::DhcpClientMac(cam_mac),
+            O::MdnsHostname("dcs-935l-b0c554255b0e.local"),
+        ]);
+        assert_eq!(id.model(), Some("dcs-935l"));
+    }
+
+    #[test]
+    fn bounded_lists_and_strings() {
+        let mut id = Identity::new();
+        let long = "n".repeat(1000);
+        for i in 0..1000 {
+            let name = format!("host{i}.example");
+            id.apply(&O::DnsQuery(&name));
+            id.apply(&O::TlsServerName(&name));
+            id.apply(&O::UserAgent(&format!("agent/{i}")));
+            id.apply(&O::UpnpServer(&format!("Linux/{i} UPnP/1.0 p{i}/1")));
+            id.apply(&O::MdnsTxt {
+                key: "k",
+                value: &name,
+            });
+            id.apply(&O::HttpHost(&name));
+        }
+        id.apply(&O::DhcpHostname(&long));
+        assert_eq!(id.dns_names().len(), CAP_DNS_NAMES);
+        assert_eq!(id.tls_server_names().len(), CAP_TLS_NAMES);
+        assert_eq!(id.user_agents().len(), CAP_USER_AGENTS);
+        assert_eq!(id.upnp_server().len(), CAP_UPNP_SERVER);
+        assert_eq!(id.mdns_txt().len(), CAP_MDNS_TXT);
+        assert_eq!(id.software().len(), CAP_SOFTWARE);
+        assert_eq!(id.hostname().map(str::len), Some(MAX_TEXT));
+        assert_eq!(id.dns_names()[0], "host0.example", "first seen are kept");
+        // Everything full: the heap figure is bounded no matter how much more comes.
+        let full = id.approx_heap_bytes();
+        assert!(full < 16 * 1024, "{full}");
+        for i in 0..100 {
+            id.apply(&O::DnsQuery(&format!("more{i}")));
+        }
+        assert_eq!(id.approx_heap_bytes(), full);
+        // Duplicates are not stored twice.
+        let id = with(&[O::DnsQuery("a"), O::DnsQuery("a"), O::DnsQuery("b")]);
+        assert_eq!(id.dns_names(), ["a", "b"]);
+    }
+
+    #[test]
+    fn summary_line() {
+        let id = with(&[
+            O::DhcpHostname("DCS-935L"),
+            O::DhcpVendorClass("udhcp 1.22.1"),
+            O::UpnpServer("Linux,    UPnP/1.0 DCS-935L/1.0"),
+        ]);
+        assert_eq!(
+            id.summary(),
+            "DCS-935L · DCS-935L/1.0 · udhcp 1.22.1 · Linux"
+        );
+        let id = with(&[
+            O::DhcpHostname("Philips-hue"),
+            O::DhcpVendorClass("udhcp 1.19.4"),
+        ]);
+        // Vendor class is also the firmware guess: shown once.
+        assert_eq!(id.summary(), "Philips-hue · udhcp 1.19.4");
+        assert_eq!(Identity::new().summary(), "");
+        assert!(Identity::new().is_empty());
     }
 }

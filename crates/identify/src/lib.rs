@@ -106,11 +106,11 @@ const MAX_TXT_STRINGS: usize = 32;
 /// when it received it. Only what describes the device is reported: its own
 /// DHCP, mDNS, SSDP, HTTP and TLS messages, and the answers to its DNS
 /// queries. Unknown ports and malformed payloads produce nothing.
-pub fn observe<'a>(
+pub fn observe(
     t: Transport,
     src_port: u16,
     dst_port: u16,
-    payload: &'a [u8],
+    payload: &[u8],
     from_device: bool,
     sink: &mut impl FnMut(Observation<'_>),
 ) {
@@ -349,5 +349,244 @@ fn observe_http(payload: &[u8], sink: &mut impl FnMut(Observation<'_>)) {
 fn observe_tls(payload: &[u8], sink: &mut impl FnMut(Observation<'_>)) {
     if let Ok(Some(name)) = tls::client_hello_sni(payload) {
         emit_text!(name, sink, Observation::TlsServerName);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dns::rtype;
+    use crate::dns::tests::{txt, wire, Builder};
+
+    /// Observations rendered with Debug (they borrow short-lived buffers).
+    fn seen(t: Transport, sp: u16, dp: u16, payload: &[u8], from_device: bool) -> Vec<String> {
+        let mut out = Vec::new();
+        observe(t, sp, dp, payload, from_device, &mut |o| {
+            out.push(format!("{o:?}"))
+        });
+        out
+    }
+
+    #[test]
+    fn dhcp_request_from_device() {
+        let p = dhcp::tests::request();
+        let got = seen(Transport::Udp, 68, 67, &p, true);
+        assert_eq!(
+            got,
+            [
+                "DhcpClientMac([28, 95, 43, 170, 253, 78])",
+                "DhcpClientId([1, 28, 95, 43, 170, 253, 78])",
+                "DhcpRequestedIp(10.10.10.87)",
+                "DhcpMaxMessageSize(576)",
+                "DhcpParameterList([1, 3, 6, 12, 15, 28, 42])",
+                "DhcpVendorClass(\"udhcp 1.21.1--LSDK-10.2-00082-4\")",
+                "DhcpHostname(\"DCH-G020\")",
+                "DhcpFqdn(\"hub.example\")",
+                "DhcpMudUrl(\"https://mud.example.com/dch.json\")",
+            ]
+        );
+        // Received by the device, or a server reply: not about the device.
+        assert!(seen(Transport::Udp, 68, 67, &p, false).is_empty());
+        let mut reply = p.clone();
+        reply[0] = 2;
+        assert!(seen(Transport::Udp, 68, 67, &reply, true).is_empty());
+    }
+
+    #[test]
+    fn hostile_text_is_cleaned() {
+        let mut p = dhcp::tests::request()[..240].to_vec();
+        let evil = b"\x1b]0;pwned\x07cam\r\n\xff";
+        p.push(12);
+        p.push(evil.len() as u8);
+        p.extend_from_slice(evil);
+        // Option 81 with the E flag: wire-format name.
+        let name = wire("Cam.Example");
+        p.push(81);
+        p.push(3 + name.len() as u8);
+        p.extend_from_slice(&[0x04, 0, 0]);
+        p.extend_from_slice(&name);
+        let got = seen(Transport::Udp, 68, 67, &p, true);
+        assert!(
+            got.contains(&"DhcpHostname(\"]0;pwnedcam\u{FFFD}\")".to_string()),
+            "{got:?}"
+        );
+        assert!(
+            got.contains(&"DhcpFqdn(\"cam.example\")".to_string()),
+            "{got:?}"
+        );
+    }
+
+    fn mdns_response() -> Vec<u8> {
+        let mut b = Builder::new(0, 0x8400, [0, 5, 0, 0]);
+        b.record(
+            "_hap._tcp.local",
+            rtype::PTR,
+            &wire("Philips hue - 2476FF._hap._tcp.local"),
+        );
+        b.record(
+            "_services._dns-sd._udp.local",
+            rtype::PTR,
+            &wire("_hap._tcp.local"),
+        );
+        b.record(
+            "Philips hue - 2476FF._hap._tcp.local",
+            rtype::TXT,
+            &txt(&["md=BSB002", "flag"]),
+        );
+        let mut srv = vec![0, 0, 0, 0, 0x1f, 0x90];
+        srv.extend_from_slice(&wire("Philips-hue.local"));
+        b.record("Philips hue - 2476FF._hap._tcp.local", rtype::SRV, &srv);
+        b.record(
+            "6.10.10.10.in-addr.arpa",
+            rtype::PTR,
+            &wire("Philips-hue.local"),
+        );
+        b.0
+    }
+
+    #[test]
+    fn mdns_announcement() {
+        let got = seen(Transport::Udp, 5353, 5353, &mdns_response(), true);
+        assert_eq!(
+            got,
+            [
+                "MdnsService(\"philips hue - 2476ff._hap._tcp.local\")",
+                "MdnsTxt { key: \"md\", value: \"BSB002\" }",
+                "MdnsTxt { key: \"flag\", value: \"\" }",
+                "MdnsService(\"philips hue - 2476ff._hap._tcp.local\")",
+                "MdnsHostname(\"philips-hue.local\")",
+                "MdnsHostname(\"philips-hue.local\")",
+            ]
+        );
+        assert!(seen(Transport::Udp, 5353, 5353, &mdns_response(), false).is_empty());
+    }
+
+    #[test]
+    fn mdns_queries_report_only_probed_records() {
+        // Known answers in a query are other hosts' records: ignored.
+        let mut b = Builder::new(0, 0, [1, 1, 1, 0]);
+        b.question("_hap._tcp.local", rtype::PTR);
+        b.record(
+            "_hap._tcp.local",
+            rtype::PTR,
+            &wire("Someone Else._hap._tcp.local"),
+        );
+        b.record("dch.local", rtype::A, &[10, 0, 0, 9]);
+        let got = seen(Transport::Udp, 5353, 5353, &b.0, true);
+        assert_eq!(got, ["MdnsHostname(\"dch.local\")"]);
+    }
+
+    #[test]
+    fn unicast_dns_names() {
+        let mut q = Builder::new(1, 0x0100, [1, 0, 0, 0]);
+        q.question("scalews.withings.net", rtype::A);
+        assert_eq!(
+            seen(Transport::Udp, 49153, 53, &q.0, true),
+            ["DnsQuery(\"scalews.withings.net\")"]
+        );
+        // A query *to* the device (it is not a resolver) says nothing about it.
+        assert!(seen(Transport::Udp, 40000, 53, &q.0, false).is_empty());
+        let mut r = Builder::new(1, 0x8180, [1, 1, 0, 0]);
+        r.question("api.dch.dlink.com", rtype::A);
+        r.record("api.dch.dlink.com", rtype::A, &[1, 2, 3, 4]);
+        assert_eq!(
+            seen(Transport::Udp, 53, 40000, &r.0, false),
+            ["DnsQuery(\"api.dch.dlink.com\")"]
+        );
+        assert!(seen(Transport::Udp, 53, 40000, &r.0, true).is_empty());
+    }
+
+    #[test]
+    fn ssdp_from_device() {
+        let notify = b"NOTIFY * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\nLOCATION: http://10.0.0.5:49153/setup.xml\r\n\
+NT: urn:Belkin:device:controllee:1\r\nNTS: ssdp:alive\r\nSERVER: Unspecified, UPnP/1.0, Unspecified\r\n\r\n";
+        assert_eq!(
+            seen(Transport::Udp, 3082, 1900, notify, true),
+            [
+                "UpnpServer(\"Unspecified, UPnP/1.0, Unspecified\")",
+                "UpnpLocation(\"http://10.0.0.5:49153/setup.xml\")",
+                "UpnpDeviceType(\"urn:Belkin:device:controllee:1\")",
+            ]
+        );
+        assert!(seen(Transport::Udp, 3082, 1900, notify, false).is_empty());
+        let search = b"M-SEARCH * HTTP/1.1\r\nST: upnp:rootdevice\r\nUSER-AGENT: Linux/4.9 UPnP/1.1 cam/2.0\r\n\r\n";
+        assert_eq!(
+            seen(Transport::Udp, 5000, 1900, search, true),
+            ["UserAgent(\"Linux/4.9 UPnP/1.1 cam/2.0\")"]
+        );
+    }
+
+    #[test]
+    fn http_and_tls_from_device() {
+        let req = b"POST /cgi-bin/once HTTP/1.1\r\nUser-Agent: Withings UserAgent\r\nHost: scalews.withings.net:80\r\n\r\n";
+        assert_eq!(
+            seen(Transport::Tcp, 49153, 80, req, true),
+            [
+                "UserAgent(\"Withings UserAgent\")",
+                "HttpHost(\"scalews.withings.net\")"
+            ]
+        );
+        // A phone's request to the device describes the phone.
+        assert!(seen(Transport::Tcp, 45525, 80, req, false).is_empty());
+        let resp = b"HTTP/1.1 200 OK\r\nServer: lighttpd/1.4.34\r\n\r\n";
+        assert_eq!(
+            seen(Transport::Tcp, 80, 45525, resp, true),
+            ["HttpServer(\"lighttpd/1.4.34\")"]
+        );
+        let mut hello = vec![0x16, 3, 1, 0, 0, 1, 0, 0, 0, 3, 3];
+        hello.extend_from_slice(&[0; 32]);
+        hello.extend_from_slice(&[0, 0, 2, 0, 0x2f, 1, 0]);
+        let ext = [
+            0u8, 0, 0, 14, 0, 12, 0, 0, 9, b'a', b'.', b'e', b'x', b'a', b'm', b'p', b'l', b'e',
+        ];
+        hello.extend_from_slice(&(ext.len() as u16).to_be_bytes());
+        hello.extend_from_slice(&ext);
+        assert_eq!(
+            seen(Transport::Tcp, 40000, 443, &hello, true),
+            ["TlsServerName(\"a.example\")"]
+        );
+        assert!(seen(Transport::Tcp, 40000, 443, &[], true).is_empty());
+    }
+
+    #[test]
+    fn random_and_mutated_payloads_never_panic() {
+        // xorshift: deterministic, no dependency.
+        let mut s = 0x9e37_79b9_7f4a_7c15u64;
+        let mut rnd = move || {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            s
+        };
+        let seeds = [dhcp::tests::request(), mdns_response()];
+        let ports = [
+            (68, 67),
+            (546, 547),
+            (5353, 5353),
+            (40000, 53),
+            (53, 40000),
+            (1900, 1900),
+        ];
+        let mut id = Identity::new();
+        for round in 0..3000 {
+            let mut p = if round % 3 == 0 {
+                (0..rnd() % 600).map(|_| rnd() as u8).collect::<Vec<_>>()
+            } else {
+                let mut p = seeds[round % 2].clone();
+                for _ in 0..1 + rnd() % 8 {
+                    let i = (rnd() as usize) % p.len();
+                    p[i] = rnd() as u8;
+                }
+                p
+            };
+            p.truncate((rnd() as usize) % (p.len() + 1));
+            for &(sp, dp) in &ports {
+                for from in [true, false] {
+                    observe(Transport::Udp, sp, dp, &p, from, &mut |o| id.apply(&o));
+                }
+            }
+            observe(Transport::Tcp, 1, 80, &p, true, &mut |o| id.apply(&o));
+        }
+        assert!(id.approx_heap_bytes() < 16 * 1024);
     }
 }

@@ -1,1 +1,48 @@
-fn main() {}
+//! `warden`: the command line. `main` only maps `run`'s outcome to an exit
+//! status; each subcommand lives in its own module.
+
+mod analyze;
+mod table;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "warden",
+    version,
+    about = "Guards IoT devices from the network: identifies them, detects botnet behaviour, acts.",
+    propagate_version = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Read captures and report every LAN device: identity and alerts.
+    Analyze(analyze::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Analyze(args) => analyze::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            // A closed pipe (`warden analyze x | head`) is not a failure.
+            if e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("warden: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

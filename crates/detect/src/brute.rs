@@ -108,8 +108,10 @@ impl BruteState {
                     cfg.min_login_connections
                 } else {
                     cfg.min_other_connections
+                };
+                if threshold == 0 {
+                    return; // this port is not watched
                 }
-                .max(1);
                 if sliding < f64::from(threshold) {
                     return;
                 }

@@ -154,7 +154,11 @@ pub struct BruteForceConfig {
     pub login_ports: Vec<u16>,
     /// Answered connections to one login service within `window_s`.
     pub min_login_connections: u32,
-    /// Answered connections to one service on any other port within `window_s`.
+    /// Completed connections to one service on any other port within
+    /// `window_s`; 0 (the default) leaves other ports alone. Apps poll LAN
+    /// hubs over HTTP with a new connection each time (the Hue app in the
+    /// IoT Sentinel captures makes over 120 a minute), so a count alone
+    /// cannot tell a web-login attack from an app.
     pub min_other_connections: u32,
     pub window_s: u32,
 }
@@ -166,7 +170,7 @@ impl Default for BruteForceConfig {
                 21, 22, 23, 110, 143, 445, 993, 995, 1433, 2323, 3306, 3389, 5432, 5900, 8291,
             ],
             min_login_connections: 8,
-            min_other_connections: 120,
+            min_other_connections: 0,
             window_s: 60,
         }
     }

@@ -1,1 +1,482 @@
-//! warden-pipeline
+//! The one pipeline: frame → packet record → device → detectors → findings.
+//!
+//! `warden analyze` and the live guard run exactly this code; they differ
+//! only in the [`FrameSource`](warden_capture::FrameSource) that feeds
+//! [`Pipeline::process`] and in the [`Sink`] that receives alerts (offline
+//! analysis collects them into a [`Report`]; the daemon turns them into
+//! decisions).
+//!
+//! Per packet the pipeline decodes once, finds the device by MAC (a hash
+//! lookup), updates counters and detector state in place, and parses
+//! payloads only on identification ports. Nothing is allocated per packet.
+
+mod config;
+mod lan;
+mod names;
+pub mod report;
+
+pub use config::{Config, ConfigError, DevicesConfig};
+pub use lan::LanRanges;
+pub use report::{AlertReport, DeviceReport, InputReport, Report};
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use rustc_hash::FxHashMap;
+use serde::Serialize;
+use warden_capture::Frame;
+use warden_decode::{decode, IpHeader, Mac, Network, Packet, Transport};
+use warden_detect::{Alert, Detectors, Direction, DnsEvent, Finding, Scope, Seen};
+use warden_devices::{Device, DeviceTable};
+use warden_identify::dns::DnsMessage;
+
+use crate::lan::{is_group, is_unspecified};
+use crate::names::NameBindings;
+
+/// Receives alerts as they happen.
+pub trait Sink {
+    /// A new incident.
+    fn alert(&mut self, device: &Device, alert: &Alert);
+    /// An incident goes on; `alert` carries its newest evidence.
+    fn update(&mut self, _device: &Device, _alert: &Alert) {}
+}
+
+/// A sink that only lets the device table keep the alerts.
+pub struct CollectOnly;
+
+impl Sink for CollectOnly {
+    fn alert(&mut self, _: &Device, _: &Alert) {}
+}
+
+/// What the pipeline counted besides devices.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct PipelineStats {
+    pub frames: u64,
+    pub bytes: u64,
+    /// Frames that could not be decoded, by reason.
+    pub decode_errors: BTreeMap<&'static str, u64>,
+    /// Frames with no IP layer (ARP, LLDP, EAPOL, ...).
+    pub non_ip_frames: u64,
+    /// IP frames neither sent nor received by a LAN device (transit, or
+    /// from a device the full table turned away).
+    pub unattributed_frames: u64,
+    /// Frames whose transport header the capture cut off.
+    pub truncated_transport: u64,
+    pub first_ns: Option<i64>,
+    pub last_ns: Option<i64>,
+}
+
+pub struct Pipeline {
+    detectors: Detectors,
+    lan: LanRanges,
+    devices: DeviceTable,
+    /// LAN address -> device slot, for captures that do not record the
+    /// destination MAC (Linux cooked) and for IPv6 global addresses.
+    by_ip: FxHashMap<IpAddr, u32>,
+    names: NameBindings,
+    stats: PipelineStats,
+    /// Capture time: the latest frame timestamp seen.
+    clock_ns: i64,
+    next_tick_ns: i64,
+    findings: Vec<Finding>,
+}
+
+const TICK_NS: i64 = 1_000_000_000;
+
+impl Pipeline {
+    pub fn new(cfg: &Config) -> Self {
+        Pipeline {
+            detectors: Detectors::new(cfg.detect.clone()),
+            lan: LanRanges::new(&cfg.devices.lan),
+            devices: DeviceTable::new(cfg.devices.max_devices, cfg.devices.idle_evict_s),
+            by_ip: FxHashMap::default(),
+            names: NameBindings::new(cfg.devices.max_dns_bindings),
+            stats: PipelineStats::default(),
+            clock_ns: i64::MIN,
+            next_tick_ns: i64::MIN,
+            findings: Vec::new(),
+        }
+    }
+
+    pub fn devices(&self) -> &DeviceTable {
+        &self.devices
+    }
+
+    pub fn stats(&self) -> &PipelineStats {
+        &self.stats
+    }
+
+    /// Feeds one captured frame through the pipeline.
+    pub fn process(&mut self, frame: &Frame<'_>, sink: &mut dyn Sink) {
+        let ts = frame.ts_ns;
+        self.stats.frames += 1;
+        self.stats.bytes += u64::from(frame.wire_len);
+        self.stats.first_ns.get_or_insert(ts);
+        self.stats.last_ns = Some(ts);
+        if ts > self.clock_ns {
+            self.clock_ns = ts;
+            if ts >= self.next_tick_ns {
+                self.tick(sink);
+            }
+        }
+        let packet = match decode(frame.link, frame.data) {
+            Ok(p) => p,
+            Err(e) => {
+                *self.stats.decode_errors.entry(e.reason()).or_default() += 1;
+                return;
+            }
+        };
+        match packet.network {
+            Network::Ip(ip) => {
+                if packet.transport == Transport::Truncated {
+                    self.stats.truncated_transport += 1;
+                }
+                self.ip_packet(&packet, &ip, ts, frame.wire_len, sink);
+            }
+            Network::Arp(arp) => {
+                self.stats.non_ip_frames += 1;
+                let ip = IpAddr::V4(arp.sender_ip);
+                if self.lan.contains(ip) && !arp.sender_mac.is_group() && !arp.sender_mac.is_zero()
+                {
+                    if let Some(i) = self.devices.find_or_insert(arp.sender_mac, ts) {
+                        self.learn(i, ip);
+                        self.touch_out(i, ts, frame.wire_len);
+                    }
+                }
+            }
+            Network::Other(_) => {
+                self.stats.non_ip_frames += 1;
+                if let Some(i) = self.devices.find(&packet.src_mac) {
+                    self.touch_out(i, ts, frame.wire_len);
+                }
+            }
+        }
+    }
+
+    /// Ends the input: expires what the capture's own time allows.
+    pub fn finish(&mut self, sink: &mut dyn Sink) {
+        if self.clock_ns != i64::MIN {
+            self.tick(sink);
+        }
+    }
+
+    /// The report of everything seen so far.
+    pub fn report(&self, input: InputReport) -> Report {
+        Report::build(self, input)
+    }
+
+    fn tick(&mut self, sink: &mut dyn Sink) {
+        let now = self.clock_ns;
+        self.next_tick_ns = now
+            .div_euclid(TICK_NS)
+            .saturating_add(1)
+            .saturating_mul(TICK_NS);
+        for i in 0..self.devices.len() as u32 {
+            let dev = self.devices.get_mut(i);
+            self.detectors
+                .tick(&mut dev.detectors, now, &mut self.findings);
+            if !self.findings.is_empty() {
+                apply_findings(dev, &mut self.findings, sink);
+            }
+        }
+    }
+
+    fn touch_out(&mut self, i: u32, ts: i64, len: u32) {
+        let d = self.devices.get_mut(i);
+        d.packets_out += 1;
+        d.bytes_out += u64::from(len);
+        d.last_seen_ns = d.last_seen_ns.max(ts);
+    }
+
+    fn learn(&mut self, i: u32, ip: IpAddr) {
+        if self.devices.get_mut(i).learn_ip(ip) {
+            self.by_ip.insert(ip, i);
+        }
+    }
+
+    /// The device that owns `ip` (checked, since slots get reused).
+    fn device_by_ip(&self, ip: IpAddr) -> Option<u32> {
+        let i = *self.by_ip.get(&ip)?;
+        self.devices.get(i).ips.contains(&ip).then_some(i)
+    }
+
+    fn ip_packet(
+        &mut self,
+        p: &Packet<'_>,
+        ip: &IpHeader,
+        ts: i64,
+        wire_len: u32,
+        sink: &mut dyn Sink,
+    ) {
+        let src_lan = self.lan.contains(ip.src);
+        let dst_lan = self.lan.contains(ip.dst);
+        let src_usable = !p.src_mac.is_zero() && !p.src_mac.is_group();
+
+        // Sent by a device: a unicast MAC sending from a LAN address (or
+        // from none yet, as in DHCP), or from a global IPv6 address that
+        // device announced as its own.
+        let from = if src_usable && (src_lan || is_unspecified(ip.src)) {
+            self.devices.find_or_insert(p.src_mac, ts)
+        } else if ip.src.is_ipv6() {
+            self.device_by_ip(ip.src)
+                .filter(|&i| p.src_mac.is_zero() || self.devices.get(i).mac == p.src_mac)
+        } else {
+            None
+        };
+        // Received by a device: addressed to a LAN address (or one a device
+        // owns), on its MAC when the capture records it.
+        let to = if dst_lan || ip.dst.is_ipv6() {
+            let dst_mac_usable = !p.dst_mac.is_zero() && !p.dst_mac.is_group();
+            if dst_mac_usable {
+                self.devices
+                    .find(&p.dst_mac)
+                    .filter(|&i| dst_lan || self.devices.get(i).ips.contains(&ip.dst))
+            } else {
+                self.device_by_ip(ip.dst)
+            }
+        } else {
+            None
+        };
+        if from.is_none() && to.is_none() {
+            self.stats.unattributed_frames += 1;
+            return;
+        }
+        let (src_port, dst_port) = ports(&p.transport);
+        if let Some(i) = from {
+            if src_lan && !is_unspecified(ip.src) {
+                self.learn(i, ip.src);
+            }
+            self.learn_from_ndp(i, p, ip);
+            self.outbound(i, p, ip, ts, wire_len, src_port, dst_port, sink);
+        }
+        if let Some(i) = to {
+            if to != from {
+                self.inbound(i, p, ip, ts, wire_len, src_port, dst_port, sink);
+            }
+        }
+    }
+
+    /// IPv6 neighbour discovery: a device announcing (NA) or probing for
+    /// (DAD NS) an address claims it, global ones included.
+    fn learn_from_ndp(&mut self, i: u32, p: &Packet<'_>, ip: &IpHeader) {
+        if let Transport::Icmp {
+            v6: true,
+            icmp_type,
+            ..
+        } = p.transport
+        {
+            let claims = icmp_type == 136 || (icmp_type == 135 && is_unspecified(ip.src));
+            if let (true, Some(t)) = (claims, p.payload.get(..16)) {
+                if let Ok(bytes) = <[u8; 16]>::try_from(t) {
+                    let target = IpAddr::from(bytes);
+                    if !is_group(target) && !is_unspecified(target) {
+                        self.learn(i, target);
+                    }
+                }
+            }
+        }
+    }
+
+    fn scope(&self, remote: IpAddr, remote_mac: Mac) -> Scope {
+        if is_group(remote) || remote_mac.is_group() {
+            Scope::Group
+        } else if self.lan.contains(remote) {
+            Scope::Lan
+        } else {
+            Scope::Internet
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn outbound(
+        &mut self,
+        i: u32,
+        p: &Packet<'_>,
+        ip: &IpHeader,
+        ts: i64,
+        wire_len: u32,
+        src_port: u16,
+        dst_port: u16,
+        sink: &mut dyn Sink,
+    ) {
+        let scope = self.scope(ip.dst, p.dst_mac);
+        let remote_named = scope != Scope::Group && self.names.contains(ip.dst);
+        let dev = self.devices.get_mut(i);
+        dev.packets_out += 1;
+        dev.bytes_out += u64::from(wire_len);
+        dev.last_seen_ns = dev.last_seen_ns.max(ts);
+
+        identify(dev, &p.transport, src_port, dst_port, p.payload, true);
+        // The name a DNS query asks for (the DNS flood detector wants it).
+        let qname;
+        let mut dns = None;
+        if matches!(p.transport, Transport::Udp { .. }) && dst_port == 53 {
+            if let Some(Ok(q)) = DnsMessage::parse(p.payload)
+                .ok()
+                .filter(|m| !m.is_response())
+                .and_then(|m| m.questions().next())
+            {
+                qname = q.name;
+                dns = Some(DnsEvent::Query {
+                    name: qname.as_str(),
+                });
+            }
+        }
+        let seen = Seen {
+            ts_ns: ts,
+            direction: Direction::Outbound,
+            remote: ip.dst,
+            remote_port: dst_port,
+            local_port: src_port,
+            transport: p.transport,
+            wire_len,
+            payload_len: p.payload.len() as u32,
+            scope,
+            remote_named,
+            dns,
+        };
+        self.detectors
+            .observe(&mut dev.detectors, &seen, &mut self.findings);
+        if !self.findings.is_empty() {
+            apply_findings(dev, &mut self.findings, sink);
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn inbound(
+        &mut self,
+        i: u32,
+        p: &Packet<'_>,
+        ip: &IpHeader,
+        ts: i64,
+        wire_len: u32,
+        src_port: u16,
+        dst_port: u16,
+        sink: &mut dyn Sink,
+    ) {
+        let scope = self.scope(ip.src, p.src_mac);
+        let mut dns = None;
+        if matches!(p.transport, Transport::Udp { .. }) && src_port == 53 {
+            if let Ok(m) = DnsMessage::parse(p.payload) {
+                if m.is_response() {
+                    dns = Some(DnsEvent::Response { rcode: m.rcode() });
+                    // Remember what the answers resolve to (bounded).
+                    for rec in m.records().take(32).map_while(Result::ok) {
+                        match rec.data {
+                            warden_identify::dns::RData::A(a) => self.names.insert(IpAddr::V4(a)),
+                            warden_identify::dns::RData::Aaaa(a) => {
+                                self.names.insert(IpAddr::V6(a))
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+            }
+        }
+        let dev = self.devices.get_mut(i);
+        dev.packets_in += 1;
+        dev.bytes_in += u64::from(wire_len);
+        identify(dev, &p.transport, src_port, dst_port, p.payload, false);
+        let seen = Seen {
+            ts_ns: ts,
+            direction: Direction::Inbound,
+            remote: ip.src,
+            remote_port: src_port,
+            local_port: dst_port,
+            transport: p.transport,
+            wire_len,
+            payload_len: p.payload.len() as u32,
+            scope,
+            remote_named: false,
+            dns,
+        };
+        self.detectors
+            .observe(&mut dev.detectors, &seen, &mut self.findings);
+        if !self.findings.is_empty() {
+            apply_findings(dev, &mut self.findings, sink);
+        }
+    }
+}
+
+fn ports(t: &Transport) -> (u16, u16) {
+    match *t {
+        Transport::Tcp {
+            src_port, dst_port, ..
+        }
+        | Transport::Udp { src_port, dst_port } => (src_port, dst_port),
+        _ => (0, 0),
+    }
+}
+
+/// UDP ports whose payloads identify devices (DHCP, DHCPv6, DNS, mDNS, SSDP).
+fn identifying_udp_port(p: u16) -> bool {
+    matches!(p, 53 | 67 | 68 | 546 | 547 | 1900 | 5353)
+}
+
+/// A TCP payload worth a look: the start of a TLS handshake or of an
+/// HTTP request/response. Cheap enough to ask of every segment.
+fn identifying_tcp_payload(b: &[u8]) -> bool {
+    matches!(
+        b,
+        [0x16, 0x03, ..]
+            | [b'G', b'E', b'T', b' ', ..]
+            | [b'P', b'O', b'S', b'T', ..]
+            | [b'H', b'E', b'A', b'D', ..]
+            | [b'P', b'U', b'T', b' ', ..]
+            | [b'H', b'T', b'T', b'P', ..]
+            | [b'N', b'O', b'T', b'I', ..]
+            | [b'M', b'-', b'S', b'E', ..]
+            | [b'S', b'U', b'B', b'S', ..]
+    )
+}
+
+fn identify(
+    dev: &mut Device,
+    t: &Transport,
+    src_port: u16,
+    dst_port: u16,
+    payload: &[u8],
+    from_device: bool,
+) {
+    let transport = match t {
+        Transport::Udp { .. }
+            if identifying_udp_port(src_port) || identifying_udp_port(dst_port) =>
+        {
+            warden_identify::Transport::Udp
+        }
+        Transport::Tcp { .. } if from_device && identifying_tcp_payload(payload) => {
+            warden_identify::Transport::Tcp
+        }
+        _ => return,
+    };
+    let identity = &mut dev.identity;
+    warden_identify::observe(
+        transport,
+        src_port,
+        dst_port,
+        payload,
+        from_device,
+        &mut |obs| identity.apply(&obs),
+    );
+}
+
+fn apply_findings(dev: &mut Device, findings: &mut Vec<Finding>, sink: &mut dyn Sink) {
+    for f in findings.drain(..) {
+        match f {
+            Finding::Raised(alert) => {
+                sink.alert(dev, &alert);
+                dev.add_alert(alert);
+            }
+            Finding::Updated { kind, evidence } => {
+                if dev.update_alert(kind, evidence).is_some() {
+                    if let Some(a) = dev.alerts.iter().rev().find(|a| a.kind == kind) {
+                        sink.update(dev, a);
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,95 @@
+//! The guard's configuration file (TOML). Every key is optional; see
+//! `docs/warden.example.toml` for all of them with their defaults.
+
+use std::path::Path;
+
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+use warden_detect::DetectConfig;
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub devices: DevicesConfig,
+    pub detect: DetectConfig,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct DevicesConfig {
+    /// Address ranges of the LAN. A MAC that sends from one of these is a
+    /// device. Empty means the private ranges: RFC 1918, IPv4 link-local,
+    /// IPv6 unique-local and link-local.
+    pub lan: Vec<IpNet>,
+    /// Most devices tracked at once.
+    pub max_devices: usize,
+    /// A device silent this long may make room for a new one when full.
+    pub idle_evict_s: u32,
+    /// DNS answers remembered (address -> "the device looked it up").
+    pub max_dns_bindings: usize,
+}
+
+impl Default for DevicesConfig {
+    fn default() -> Self {
+        DevicesConfig {
+            lan: Vec::new(),
+            max_devices: 4096,
+            idle_evict_s: 600,
+            max_dns_bindings: 65_536,
+        }
+    }
+}
+
+/// A configuration file that could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Invalid { path: String, message: String },
+}
+
+impl Config {
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let name = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: name.clone(),
+            source,
+        })?;
+        Self::parse(&text).map_err(|message| ConfigError::Invalid {
+            path: name,
+            message,
+        })
+    }
+
+    pub fn parse(text: &str) -> Result<Self, String> {
+        toml::from_str(text).map_err(|e| e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn example_config_parses_and_matches_defaults() {
+        let text = include_str!("../../../docs/warden.example.toml");
+        let cfg = Config::parse(text).unwrap();
+        assert_eq!(
+            cfg,
+            Config::default(),
+            "docs/warden.example.toml must show the defaults"
+        );
+    }
+
+    #[test]
+    fn bad_keys_are_reported() {
+        let err = Config::parse("[devices]\nmax_device = 3\n").unwrap_err();
+        assert!(err.contains("max_device"), "{err}");
+        assert!(Config::parse("[devices]\nlan = [\"10.0.0.0/33\"]\n").is_err());
+    }
+}

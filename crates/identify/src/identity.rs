@@ -985,6 +985,53 @@ mod tests {
         assert_eq!(id.dns_names(), ["a", "b"]);
     }
 
+    /// Every list full of maximum-length strings: the per-device ceiling
+    /// that `docs/identification.md` quotes.
+    #[test]
+    fn worst_case_heap() {
+        let mut id = Identity::new();
+        let big = |i: usize| format!("{i:04}{}", "w".repeat(300));
+        let prl: Vec<u8> = (0..=255).collect();
+        let cid = [7u8; 255];
+        id.apply(&O::DhcpParameterList(&prl));
+        id.apply(&O::DhcpClientId(&cid));
+        id.apply(&O::Dhcp6OptionRequest(&[1; 255]));
+        for i in 0..64 {
+            let s = big(i);
+            id.apply(&O::DhcpHostname(&s));
+            id.apply(&O::DhcpVendorClass(&format!("{s} 1.{i}")));
+            id.apply(&O::DhcpFqdn(&s));
+            id.apply(&O::DhcpMudUrl(&s));
+            id.apply(&O::Dhcp6VendorClass {
+                enterprise: 1,
+                class: &s,
+            });
+            id.apply(&O::Dhcp6Fqdn(&s));
+            id.apply(&O::MdnsHostname(&s));
+            id.apply(&O::MdnsService(&s));
+            id.apply(&O::MdnsTxt {
+                key: "fw",
+                value: &s,
+            });
+            id.apply(&O::DnsQuery(&s));
+            id.apply(&O::UpnpServer(&format!("{s}/{s}")));
+            id.apply(&O::UpnpLocation(&s));
+            id.apply(&O::UpnpDeviceType(&s));
+            id.apply(&O::UserAgent(&format!("{s}/{s}")));
+            id.apply(&O::HttpServer(&format!("{s}/{s}")));
+            id.apply(&O::HttpHost(&s));
+            id.apply(&O::TlsServerName(&s));
+        }
+        let heap = id.approx_heap_bytes();
+        println!("worst-case approx_heap_bytes: {heap}");
+        assert!(heap < 24 * 1024, "{heap}");
+        assert!(id.mdns_txt().iter().all(|t| t.len() <= MAX_TEXT));
+        assert!(id
+            .software()
+            .iter()
+            .all(|s| s.product.len() <= MAX_TEXT && s.version.len() <= MAX_TEXT));
+    }
+
     #[test]
     fn summary_line() {
         let id = with(&[

@@ -116,6 +116,7 @@ fn recovers_expected_identities() {
     assert!(rows.len() >= 31, "expected 31 devices, got {}", rows.len());
     let mut failures = Vec::new();
     let mut max_heap = 0;
+    let mut summaries = Vec::new();
     println!(
         "\n| device | hostname | model | firmware | os | DHCP fingerprint |\n|---|---|---|---|---|---|"
     );
@@ -133,6 +134,10 @@ fn recovers_expected_identities() {
             cell(id.fingerprint()),
         );
         max_heap = max_heap.max(id.approx_heap_bytes());
+        summaries.push(format!("{}: {}", row.device, id.summary()));
+        if row.device == "HueBridge" || row.device == "D-LinkCam" {
+            summaries.push(serde_json::to_string_pretty(&id).expect("json"));
+        }
 
         let want_host = Some(row.hostname.as_str()).filter(|h| !h.is_empty());
         if id.hostname() != want_host {
@@ -185,7 +190,11 @@ fn recovers_expected_identities() {
         }
         assert!(json.get("mac").is_none() && json.get("model_rank").is_none());
     }
-    println!("\nlargest approx_heap_bytes: {max_heap}");
+    println!("\n{}", summaries.join("\n"));
+    println!(
+        "\nlargest approx_heap_bytes: {max_heap}, size_of::<Identity>(): {}",
+        std::mem::size_of::<Identity>()
+    );
     assert!(
         failures.is_empty(),
         "{} mismatches:\n{}",

@@ -1,1 +1,277 @@
+//! Pipeline tests over frames built byte by byte: who counts as a device,
+//! which way a packet goes, and what comes out.
 
+use etherparse::PacketBuilder;
+use warden_capture::Frame;
+use warden_decode::{LinkType, Mac};
+use warden_detect::AlertKind;
+
+use crate::*;
+
+const ROUTER: [u8; 6] = [0x00, 0x11, 0x22, 0x33, 0x44, 0x55];
+const CAM: [u8; 6] = [0xb0, 0xc5, 0x54, 0x25, 0x5b, 0x0e];
+const SEC: i64 = 1_000_000_000;
+const T0: i64 = 1_768_478_400 * SEC;
+
+fn run(frames: &[(i64, Vec<u8>)], link: LinkType) -> Pipeline {
+    let mut p = Pipeline::new(&Config::default());
+    for (ts, f) in frames {
+        p.process(
+            &Frame {
+                ts_ns: *ts,
+                link,
+                data: f,
+                wire_len: f.len() as u32,
+            },
+            &mut CollectOnly,
+        );
+    }
+    p.finish(&mut CollectOnly);
+    p
+}
+
+fn udp4(
+    src_mac: [u8; 6],
+    dst_mac: [u8; 6],
+    src: [u8; 4],
+    dst: [u8; 4],
+    sp: u16,
+    dp: u16,
+    payload: &[u8],
+) -> Vec<u8> {
+    let mut out = Vec::new();
+    PacketBuilder::ethernet2(src_mac, dst_mac)
+        .ipv4(src, dst, 64)
+        .udp(sp, dp)
+        .write(&mut out, payload)
+        .unwrap();
+    out
+}
+
+fn device<'a>(p: &'a Pipeline, mac: [u8; 6]) -> Option<&'a warden_devices::Device> {
+    p.devices().find(&Mac(mac)).map(|i| p.devices().get(i))
+}
+
+#[test]
+fn lan_senders_are_devices_and_the_internet_is_not() {
+    let frames = vec![
+        // The camera talks to a cloud server through the router.
+        (
+            T0,
+            udp4(
+                CAM,
+                ROUTER,
+                [192, 168, 1, 20],
+                [52, 1, 2, 3],
+                5000,
+                443,
+                b"hello",
+            ),
+        ),
+        // The router forwards the reply: public source address.
+        (
+            T0 + 1,
+            udp4(
+                ROUTER,
+                CAM,
+                [52, 1, 2, 3],
+                [192, 168, 1, 20],
+                443,
+                5000,
+                b"hi!",
+            ),
+        ),
+    ];
+    let p = run(&frames, LinkType::Ethernet);
+    assert_eq!(p.devices().len(), 1, "only the camera is a LAN device");
+    let cam = device(&p, CAM).unwrap();
+    assert_eq!((cam.packets_out, cam.packets_in), (1, 1));
+    assert_eq!(cam.ips, vec!["192.168.1.20".parse::<IpAddr>().unwrap()]);
+}
+
+#[test]
+fn dhcp_from_nowhere_creates_the_device_and_identifies_it() {
+    // A DHCPDISCOVER: 0.0.0.0 -> 255.255.255.255, hostname and vendor class.
+    let mut bootp = vec![0u8; 236];
+    bootp[0] = 1; // BOOTREQUEST
+    bootp[1] = 1;
+    bootp[2] = 6;
+    bootp[28..34].copy_from_slice(&CAM);
+    bootp.extend_from_slice(&[99, 130, 83, 99]);
+    bootp.extend_from_slice(&[53, 1, 1]);
+    bootp.extend_from_slice(&[12, 8]);
+    bootp.extend_from_slice(b"DCS-935L");
+    bootp.extend_from_slice(&[60, 12]);
+    bootp.extend_from_slice(b"udhcp 1.22.1");
+    bootp.push(255);
+    let f = udp4(
+        CAM,
+        [0xff; 6],
+        [0, 0, 0, 0],
+        [255, 255, 255, 255],
+        68,
+        67,
+        &bootp,
+    );
+    let p = run(&[(T0, f)], LinkType::Ethernet);
+    let cam = device(&p, CAM).expect("the DHCP client is a device");
+    assert_eq!(cam.identity.hostname(), Some("DCS-935L"));
+    assert!(
+        cam.ips.is_empty(),
+        "0.0.0.0 is not an address of the device"
+    );
+}
+
+#[test]
+fn cooked_capture_attributes_replies_by_address() {
+    // SLL2 has no destination MAC: replies are matched by the LAN address.
+    let sll2 = |dir: u8, mac: [u8; 6], ip_packet: &[u8]| {
+        let mut f = vec![0x08, 0x00, 0, 0, 0, 0, 0, 2, 0, 1, dir, 6];
+        f.extend_from_slice(&mac);
+        f.extend_from_slice(&[0, 0]);
+        f.extend_from_slice(ip_packet);
+        f
+    };
+    let out = udp4(
+        CAM,
+        ROUTER,
+        [192, 168, 1, 20],
+        [52, 1, 2, 3],
+        5000,
+        443,
+        b"x",
+    );
+    let back = udp4(
+        ROUTER,
+        CAM,
+        [52, 1, 2, 3],
+        [192, 168, 1, 20],
+        443,
+        5000,
+        b"y",
+    );
+    let frames = vec![
+        (T0, sll2(0, CAM, &out[14..])),
+        (T0 + 1, sll2(4, ROUTER, &back[14..])),
+    ];
+    let p = run(&frames, LinkType::LinuxSll2);
+    let cam = device(&p, CAM).unwrap();
+    assert_eq!((cam.packets_out, cam.packets_in), (1, 1));
+}
+
+#[test]
+fn ipv6_global_address_claimed_by_neighbour_advertisement() {
+    let gua: [u8; 16] = "2001:db8:1::20"
+        .parse::<std::net::Ipv6Addr>()
+        .unwrap()
+        .octets();
+    let ll: [u8; 16] = "fe80::b2c5:54ff:fe25:5b0e"
+        .parse::<std::net::Ipv6Addr>()
+        .unwrap()
+        .octets();
+    // NA: type 136, target = the global address.
+    let mut na = Vec::new();
+    PacketBuilder::ethernet2(CAM, [0x33, 0x33, 0, 0, 0, 1])
+        .ipv6(ll, [0xff, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1], 255)
+        .icmpv6(etherparse::Icmpv6Type::Unknown {
+            type_u8: 136,
+            code_u8: 0,
+            bytes5to8: [0x20, 0, 0, 0],
+        })
+        .write(&mut na, &gua)
+        .unwrap();
+    let mut tcp = Vec::new();
+    PacketBuilder::ethernet2(CAM, ROUTER)
+        .ipv6(
+            gua,
+            "2a00:1450::1"
+                .parse::<std::net::Ipv6Addr>()
+                .unwrap()
+                .octets(),
+            64,
+        )
+        .tcp(50000, 443, 1, 1000)
+        .syn()
+        .write(&mut tcp, &[])
+        .unwrap();
+    let p = run(&[(T0, na), (T0 + 1, tcp)], LinkType::Ethernet);
+    let cam = device(&p, CAM).unwrap();
+    assert!(cam.ips.contains(&IpAddr::from(gua)));
+    assert_eq!(
+        cam.packets_out, 2,
+        "the SYN from the global address is the camera's"
+    );
+}
+
+#[test]
+fn a_flood_in_frames_becomes_an_alert_with_a_sentence() {
+    let mut frames = Vec::new();
+    for i in 0..(1500 * 6) {
+        let ts = T0 + i * SEC / 1500;
+        let port = (i * 7919 % 60000) as u16 + 1;
+        frames.push((
+            ts,
+            udp4(
+                CAM,
+                ROUTER,
+                [192, 168, 1, 20],
+                [203, 0, 113, 9],
+                4444,
+                port,
+                &[0u8; 512],
+            ),
+        ));
+    }
+    let p = run(&frames, LinkType::Ethernet);
+    let cam = device(&p, CAM).unwrap();
+    assert_eq!(cam.alerts.len(), 1);
+    assert_eq!(cam.alerts[0].kind, AlertKind::Flood);
+    let report = p.report(InputReport::default());
+    let json = serde_json::to_value(&report).unwrap();
+    let alert = &json["devices"][0]["alerts"][0];
+    assert_eq!(alert["kind"], "flood");
+    assert!(alert["detected_at"]
+        .as_str()
+        .unwrap()
+        .starts_with("2026-01-15T12:00:0"));
+    let summary = alert["summary"].as_str().unwrap();
+    assert!(
+        summary.contains("1,500 UDP packets per second to one internet address (203.0.113.9)"),
+        "{summary}"
+    );
+    assert_eq!(json["devices"][0]["mac"], "b0:c5:54:25:5b:0e");
+    assert_eq!(json["devices"][0]["vendor"], "D-Link International");
+}
+
+#[test]
+fn hostile_frames_are_counted_not_fatal() {
+    let good = udp4(
+        CAM,
+        ROUTER,
+        [192, 168, 1, 20],
+        [52, 1, 2, 3],
+        5000,
+        53,
+        b"\x12\x34\x01\x00\x00\x01",
+    );
+    let mut frames = Vec::new();
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    for i in 0..20_000i64 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let mut f = good.clone();
+        // Flip a few bytes and cut at a random length.
+        for k in 0..3 {
+            let at = ((x >> (k * 16)) as usize) % f.len();
+            f[at] ^= (x >> 40) as u8 | 1;
+        }
+        f.truncate((x as usize >> 3) % (f.len() + 1));
+        frames.push((T0 + i * 1000, f));
+    }
+    let p = run(&frames, LinkType::Ethernet);
+    let s = p.stats();
+    assert_eq!(s.frames, 20_000);
+    assert!(s.decode_errors.values().sum::<u64>() > 0);
+    assert!(p.devices().len() <= 4096);
+}

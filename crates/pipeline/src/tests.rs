@@ -48,7 +48,7 @@ fn udp4(
     out
 }
 
-fn device<'a>(p: &'a Pipeline, mac: [u8; 6]) -> Option<&'a warden_devices::Device> {
+fn device(p: &Pipeline, mac: [u8; 6]) -> Option<&warden_devices::Device> {
     p.devices().find(&Mac(mac)).map(|i| p.devices().get(i))
 }
 

@@ -115,6 +115,16 @@ impl Name {
                 }
             }
         }
+        // Valid UTF-8 can still hold C1 controls (U+0080-U+009F, e.g. the
+        // 8-bit CSI) and bidirectional overrides: replace their bytes too.
+        let mut copy = [0u8; MAX_NAME_WIRE];
+        let copy = &mut copy[..end - start];
+        copy.copy_from_slice(&self.buf[start..end]);
+        for (i, c) in core::str::from_utf8(copy).unwrap_or("").char_indices() {
+            if !crate::text::is_displayable(c) {
+                self.buf[start + i..start + i + c.len_utf8()].fill(b'?');
+            }
+        }
         self.len = end as u8; // end <= 255 by the slice bound above
         Ok(())
     }
@@ -720,6 +730,28 @@ pub(crate) mod tests {
         let (n, _) = read_name("\x05café\x00".as_bytes(), 0).unwrap();
         assert_eq!(n.as_str(), "café");
         assert!(read_name(&[0], 0).unwrap().0.is_root());
+    }
+
+    #[test]
+    fn c1_controls_and_bidi_overrides_are_replaced() {
+        // Found by the dns_message fuzz target: a label holding U+0080 as
+        // valid UTF-8 (C2 80) came out of `as_str` unchanged.
+        let crash = [
+            0x01, 0x15, 0xc2, 0x80, 0xc4, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xfb, 0x00,
+            0xff, 0xff, 0x00, 0x00, 0xfb, 0xc7, 0x00, 0x00, 0xfb, 0x00,
+        ];
+        let (n, _) = read_name(&crash, 1).unwrap();
+        assert!(n.as_str().chars().all(crate::text::is_displayable), "{n:?}");
+        assert!(n.as_str().starts_with("??"), "{n:?}");
+        // 8-bit CSI (U+009B) and a right-to-left override (U+202E), each
+        // replaced byte for byte; ordinary non-ASCII stays.
+        let label = "a\u{9b}2j\u{202e}é".as_bytes();
+        let mut msg = vec![label.len() as u8];
+        msg.extend_from_slice(label);
+        msg.push(0);
+        let (n, next) = read_name(&msg, 0).unwrap();
+        assert_eq!(n.as_str(), "a??2j???é");
+        assert_eq!(next, msg.len());
     }
 
     #[test]

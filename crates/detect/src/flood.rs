@@ -347,16 +347,15 @@ fn judge(cfg: &FloodConfig, s: &Second, dns_parent: Option<&str>) -> Option<Hot>
         return None;
     }
     let total: u32 = s.packets.iter().sum();
-    let mut top: Vec<&Target> = s.top.iter().flatten().collect();
-    top.sort_unstable_by_key(|t| std::cmp::Reverse(t.packets));
-    top.truncate(cfg.max_targets.max(1));
-    let to_top: u32 = top.iter().map(|t| t.packets).sum();
+    let (ranked, n) = ranked(s);
+    let top = &ranked[..n.min(cfg.max_targets.max(1))];
+    let to_top: u32 = top.iter().flatten().map(|t| t.packets).sum();
     if (to_top as f32) < cfg.min_concentration * total as f32 {
         return None;
     }
-    let answers: u32 = top.iter().map(|t| t.answers).sum();
+    let answers: u32 = top.iter().flatten().map(|t| t.answers).sum();
     let answer_ratio = answers as f32 / to_top.max(1) as f32;
-    let lead = top.first()?;
+    let lead = top.first().copied().flatten()?;
 
     let (variant, threshold) = if class == SYN && pps >= cfg.syn_min_pps {
         ("syn", cfg.syn_min_pps)
@@ -394,11 +393,25 @@ fn judge(cfg: &FloodConfig, s: &Second, dns_parent: Option<&str>) -> Option<Hot>
     })
 }
 
+/// The second's destinations, busiest first, in the first `n` slots. On
+/// the stack, not in a `Vec`: every busy device's second is judged.
+fn ranked(s: &Second) -> ([Option<&Target>; TOP], usize) {
+    let mut ranked = [None; TOP];
+    let mut n = 0;
+    for (slot, t) in ranked.iter_mut().zip(s.top.iter().flatten()) {
+        *slot = Some(t);
+        n += 1;
+    }
+    ranked[..n].sort_unstable_by_key(|t| std::cmp::Reverse(t.map_or(0, |t| t.packets)));
+    (ranked, n)
+}
+
 fn targets(s: &Second, max: usize) -> Vec<FloodTarget> {
     let total: u32 = s.packets.iter().sum::<u32>().max(1);
-    let mut top: Vec<&Target> = s.top.iter().flatten().collect();
-    top.sort_unstable_by_key(|t| std::cmp::Reverse(t.packets));
-    top.into_iter()
+    let (ranked, n) = ranked(s);
+    ranked[..n]
+        .iter()
+        .flatten()
         .take(max.max(1))
         .map(|t| FloodTarget {
             address: t.addr,

@@ -11,6 +11,7 @@
 //!   ranks strictly higher, so equal-rank ties go to the first seen.
 
 use core::fmt::Write as _;
+use std::io::Write as _;
 
 use serde::Serialize;
 
@@ -461,16 +462,24 @@ impl Identity {
     }
 
     fn apply_txt(&mut self, key: &str, value: &str) {
-        let entry_len = key.len() + 1 + value.len();
         if self.mdns_txt.len() < CAP_MDNS_TXT {
-            let mut e = String::with_capacity(entry_len.min(MAX_TEXT));
-            e.push_str(key);
+            // `key=value` is joined on the stack: devices repeat their TXT
+            // records in every announcement, and only a new entry may
+            // allocate. A few bytes past MAX_TEXT are enough to cut it on
+            // the same character boundary as the whole string.
+            let mut buf = [0u8; MAX_TEXT + 4];
+            let mut w = &mut buf[..];
+            let _ = w.write_all(key.as_bytes());
             if !value.is_empty() {
-                e.push('=');
-                e.push_str(value);
+                let _ = w.write_all(b"=");
+                let _ = w.write_all(value.as_bytes());
             }
-            let e = truncate(&e, MAX_TEXT);
-            push_distinct(&mut self.mdns_txt, CAP_MDNS_TXT, e);
+            let n = MAX_TEXT + 4 - w.len();
+            let joined = match core::str::from_utf8(&buf[..n]) {
+                Ok(s) => s,
+                Err(e) => core::str::from_utf8(&buf[..e.valid_up_to()]).unwrap_or(""),
+            };
+            push_distinct(&mut self.mdns_txt, CAP_MDNS_TXT, truncate(joined, MAX_TEXT));
         }
         if value.is_empty() {
             return;
@@ -946,6 +955,36 @@ mod tests {
             O::MdnsHostname("dcs-935l-b0c554255b0e.local"),
         ]);
         assert_eq!(id.model(), Some("dcs-935l"));
+    }
+
+    #[test]
+    fn txt_entries_are_joined_and_cut_on_a_character_boundary() {
+        let mut id = Identity::new();
+        id.apply(&O::MdnsTxt {
+            key: "md",
+            value: "Hue Bridge",
+        });
+        id.apply(&O::MdnsTxt {
+            key: "ro",
+            value: "",
+        });
+        // 2-byte characters straddling the limit: cut before the one that
+        // does not fit, exactly as the whole joined string would be.
+        let long = "é".repeat(100);
+        id.apply(&O::MdnsTxt {
+            key: "xy",
+            value: &long,
+        });
+        id.apply(&O::MdnsTxt {
+            key: "md",
+            value: "Hue Bridge",
+        });
+        let whole = format!("xy={long}");
+        assert_eq!(
+            id.mdns_txt(),
+            ["md=Hue Bridge", "ro", truncate(&whole, MAX_TEXT)]
+        );
+        assert_eq!(id.mdns_txt()[2].len(), MAX_TEXT - 1);
     }
 
     #[test]

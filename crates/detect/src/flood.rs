@@ -136,6 +136,41 @@ struct Hot {
     nxdomain_share: Option<f32>,
 }
 
+/// Longest parent domain remembered for DNS flood evidence.
+const DOMAIN_MAX: usize = 128;
+
+/// A domain name kept inline: devices look up a new domain every few
+/// seconds, and remembering one must not allocate.
+#[derive(Clone, Debug)]
+struct Domain {
+    len: Option<u8>,
+    bytes: [u8; DOMAIN_MAX],
+}
+
+impl Default for Domain {
+    fn default() -> Self {
+        Domain {
+            len: None,
+            bytes: [0; DOMAIN_MAX],
+        }
+    }
+}
+
+impl Domain {
+    /// Keeps `name` if it fits (callers check `DOMAIN_MAX`).
+    fn set(&mut self, name: &str) {
+        if let Some(dst) = self.bytes.get_mut(..name.len()) {
+            dst.copy_from_slice(name.as_bytes());
+            self.len = Some(name.len() as u8);
+        }
+    }
+
+    fn as_str(&self) -> Option<&str> {
+        let n = usize::from(self.len?);
+        std::str::from_utf8(&self.bytes[..n]).ok()
+    }
+}
+
 #[derive(Clone, Debug, Default)]
 pub(crate) struct FloodState {
     /// The second being counted (capture time, whole seconds).
@@ -144,7 +179,7 @@ pub(crate) struct FloodState {
     /// Bit i set: second `sec - 1 - i` was hot.
     hot_mask: u32,
     /// Where the last DNS query pointed: its parent domain, bounded.
-    last_dns_parent: Option<Box<str>>,
+    last_dns_parent: Domain,
     incident: Option<Incident>,
 }
 
@@ -191,11 +226,11 @@ impl FloodState {
             self.cur.dns_queries += 1;
             // Remember the parent domain of random-label queries (bounded).
             if let Some((_, parent)) = name.split_once('.') {
-                if parent.len() <= 128
-                    && self.last_dns_parent.as_deref() != Some(parent)
+                if parent.len() <= DOMAIN_MAX
+                    && self.last_dns_parent.as_str() != Some(parent)
                     && self.cur.dns_queries < 4
                 {
-                    self.last_dns_parent = Some(parent.into());
+                    self.last_dns_parent.set(parent);
                 }
             }
         }
@@ -251,7 +286,7 @@ impl FloodState {
     ) {
         let finished = std::mem::take(&mut self.cur);
         let elapsed = sec.saturating_sub(self.sec).clamp(0, 32) as u32;
-        let hot = judge(cfg, &finished, self.last_dns_parent.as_deref());
+        let hot = judge(cfg, &finished, self.last_dns_parent.as_str());
         // Shift the finished second in, then any silent seconds after it.
         self.hot_mask = (self.hot_mask << 1) | u32::from(hot.is_some());
         self.hot_mask = self

@@ -1,7 +1,7 @@
 //! pcap and pcapng files, plain or gzip-compressed, or standard input.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufReader, Chain, Cursor, ErrorKind, Read};
 use std::path::Path;
 
 use pcap_parser::pcapng::Block;
@@ -51,15 +51,17 @@ impl PcapFile {
 
     /// Reads a capture from any byte stream; `name` is used in messages.
     pub fn from_reader(name: String, raw: Box<dyn Read>) -> Result<Self, CaptureError> {
-        let mut buffered = BufReader::with_capacity(64 * 1024, raw);
-        let head = buffered.fill_buf().map_err(|source| CaptureError::Io {
+        // The gzip magic is two bytes; a pipe may hand over one at a time.
+        let raw = read_head(raw, |_| 2).map_err(|source| CaptureError::Io {
             path: name.clone(),
             source,
         })?;
-        let reader: Box<dyn Read> = if head.starts_with(&[0x1f, 0x8b]) {
-            Box::new(flate2::bufread::MultiGzDecoder::new(buffered))
+        let reader: Box<dyn Read> = if raw.get_ref().0.get_ref().starts_with(&[0x1f, 0x8b]) {
+            Box::new(flate2::bufread::MultiGzDecoder::new(
+                BufReader::with_capacity(64 * 1024, raw),
+            ))
         } else {
-            Box::new(buffered)
+            Box::new(raw)
         };
         Ok(PcapFile {
             name,
@@ -84,6 +86,55 @@ struct Interface {
     offset_s: i64,
 }
 
+/// The first bytes of a stream, read ahead, then the rest of it.
+type WithHead = Chain<Cursor<Vec<u8>>, Box<dyn Read>>;
+
+/// Reads from `r` until `want(bytes so far)` bytes are there (or the input
+/// ends), and returns a reader that yields them again, in one read,
+/// followed by the rest.
+fn read_head(mut r: Box<dyn Read>, want: impl Fn(&[u8]) -> usize) -> std::io::Result<WithHead> {
+    let mut head = Vec::new();
+    loop {
+        let have = head.len();
+        let need = want(&head);
+        if have >= need {
+            break;
+        }
+        head.resize(need, 0);
+        match r.read(&mut head[have..]) {
+            Ok(0) => {
+                head.truncate(have);
+                break;
+            }
+            Ok(n) => head.truncate(have + n),
+            Err(e) if e.kind() == ErrorKind::Interrupted => head.truncate(have),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(Cursor::new(head).chain(r))
+}
+
+/// Bytes of the file header, as far as `head` tells: the 24-byte pcap
+/// header, or the pcapng section header block at its stated length (capped
+/// at the first read buffer). The header parser wants it whole in its
+/// first read.
+fn capture_header_len(head: &[u8]) -> usize {
+    const PCAPNG_SHB: [u8; 4] = [0x0a, 0x0d, 0x0d, 0x0a];
+    if head.len() < 4 || !head.starts_with(&PCAPNG_SHB) {
+        return 24;
+    }
+    let (Some(len), Some(order)) = (head.get(4..8), head.get(8..12)) else {
+        return 12;
+    };
+    let len = [len[0], len[1], len[2], len[3]];
+    let len = if order == [0x4d, 0x3c, 0x2b, 0x1a] {
+        u32::from_le_bytes(len)
+    } else {
+        u32::from_be_bytes(len)
+    };
+    (len as usize).clamp(12, INITIAL_BUFFER)
+}
+
 fn ts_to_ns(secs: i64, frac: u64, resolution: u64) -> i64 {
     let frac_ns = (u128::from(frac) * 1_000_000_000 / u128::from(resolution.max(1))) as i64;
     secs.saturating_mul(1_000_000_000).saturating_add(frac_ns)
@@ -93,6 +144,12 @@ impl FrameSource for PcapFile {
     fn run(&mut self, on_frame: &mut dyn FnMut(Frame<'_>)) -> Result<SourceStats, CaptureError> {
         let Some(input) = self.reader.take() else {
             return Ok(SourceStats::default());
+        };
+        // The format is told from the file header, which must not depend
+        // on how the source splits its bytes.
+        let input = match read_head(input, capture_header_len) {
+            Ok(input) => input,
+            Err(_) => return Err(self.corrupt("read error (is it a gzip file that is damaged?)")),
         };
         let mut reader = match pcap_parser::create_reader(INITIAL_BUFFER, input) {
             Ok(r) => r,
@@ -332,6 +389,75 @@ mod tests {
         for n in 0..full.len() {
             let _ = collect(full[..n].to_vec());
         }
+    }
+
+    /// Hands out one byte per read, as a slow pipe may.
+    struct OneByte(std::io::Cursor<Vec<u8>>);
+
+    impl Read for OneByte {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = buf.len().min(1);
+            self.0.read(&mut buf[..n])
+        }
+    }
+
+    fn collect_trickled(bytes: Vec<u8>) -> Result<(Vec<(i64, usize)>, SourceStats), CaptureError> {
+        let reader = Box::new(OneByte(std::io::Cursor::new(bytes)));
+        let mut f = PcapFile::from_reader("test".into(), reader)?;
+        let mut seen = Vec::new();
+        let stats = f.run(&mut |fr| seen.push((fr.ts_ns, fr.data.len())))?;
+        Ok((seen, stats))
+    }
+
+    #[test]
+    fn reading_byte_by_byte_changes_nothing() {
+        // Found by the capture_file fuzz target: a gzip capture whose first
+        // read was one byte was not recognised as gzip, and a first read
+        // shorter than the file header made the header "unreadable".
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&legacy_pcap(false)).unwrap();
+        let gz = gz.finish().unwrap();
+        let (seen, stats) = collect_trickled(gz).unwrap();
+        assert_eq!(seen.len(), 2);
+        assert_eq!(stats.frames, 2);
+        assert_eq!(
+            collect_trickled(legacy_pcap(true)).unwrap().0,
+            collect(legacy_pcap(true)).unwrap().0
+        );
+        // pcapng: the section header block must arrive whole too.
+        let mut ng = Vec::new();
+        for (kind, body) in [
+            (
+                0x0a0d_0d0au32,
+                &[
+                    0x4d, 0x3c, 0x2b, 0x1a, 1, 0, 0, 0, 255, 255, 255, 255, 255, 255, 255, 255,
+                ][..],
+            ),
+            (1, &[1, 0, 0, 0, 0, 0, 4, 0][..]),
+            (
+                6,
+                &[
+                    0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 4, 0, 0, 0, 4, 0, 0, 0, 0xde, 0xad, 0xbe,
+                    0xef,
+                ][..],
+            ),
+        ] {
+            let total = (12 + body.len()) as u32;
+            ng.extend_from_slice(&kind.to_le_bytes());
+            ng.extend_from_slice(&total.to_le_bytes());
+            ng.extend_from_slice(body);
+            ng.extend_from_slice(&total.to_le_bytes());
+        }
+        let (seen, _) = collect(ng.clone()).unwrap();
+        assert_eq!(seen, vec![(1000, 4)]);
+        assert_eq!(collect_trickled(ng).unwrap().0, seen);
+        // The minimised fuzz input: too short for a header either way, and
+        // the same error either way.
+        let short = vec![
+            0x1f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x44, 0x00,
+        ];
+        let whole = collect(short.clone()).unwrap_err().to_string();
+        assert_eq!(collect_trickled(short).unwrap_err().to_string(), whole);
     }
 
     #[test]

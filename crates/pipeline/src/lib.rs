@@ -66,6 +66,18 @@ pub struct PipelineStats {
     pub last_ns: Option<i64>,
 }
 
+/// Sizes of the pipeline's tables, from [`Pipeline::footprint`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Footprint {
+    pub devices: usize,
+    /// Approximate bytes of the device entries, heap included.
+    pub device_bytes: usize,
+    /// LAN addresses indexed to their device.
+    pub address_index: usize,
+    /// Addresses remembered from DNS answers.
+    pub dns_bindings: usize,
+}
+
 pub struct Pipeline {
     detectors: Detectors,
     lan: LanRanges,
@@ -73,6 +85,9 @@ pub struct Pipeline {
     /// LAN address -> device slot, for captures that do not record the
     /// destination MAC (Linux cooked) and for IPv6 global addresses.
     by_ip: FxHashMap<IpAddr, u32>,
+    /// Entries `by_ip` may hold before stale ones are swept out: twice
+    /// what the table's devices can own.
+    by_ip_limit: usize,
     names: NameBindings,
     stats: PipelineStats,
     /// Capture time: the latest frame timestamp seen.
@@ -90,6 +105,7 @@ impl Pipeline {
             lan: LanRanges::new(&cfg.devices.lan),
             devices: DeviceTable::new(cfg.devices.max_devices, cfg.devices.idle_evict_s),
             by_ip: FxHashMap::default(),
+            by_ip_limit: 2 * cfg.devices.max_devices.max(1) * warden_devices::MAX_IPS,
             names: NameBindings::new(cfg.devices.max_dns_bindings),
             stats: PipelineStats::default(),
             clock_ns: i64::MIN,
@@ -104,6 +120,17 @@ impl Pipeline {
 
     pub fn stats(&self) -> &PipelineStats {
         &self.stats
+    }
+
+    /// What the pipeline holds in memory now (each part is bounded; see
+    /// docs/architecture.md, "Bounded memory").
+    pub fn footprint(&self) -> Footprint {
+        Footprint {
+            devices: self.devices.len(),
+            device_bytes: self.devices.iter().map(Device::approx_bytes).sum(),
+            address_index: self.by_ip.len(),
+            dns_bindings: self.names.len(),
+        }
     }
 
     /// Feeds one captured frame through the pipeline.
@@ -191,6 +218,14 @@ impl Pipeline {
     fn learn(&mut self, i: u32, ip: IpAddr) {
         if self.devices.get_mut(i).learn_ip(ip) {
             self.by_ip.insert(ip, i);
+            if self.by_ip.len() > self.by_ip_limit {
+                // Evicted devices leave their addresses behind (lookups
+                // check the owner, so they are only stale, not wrong).
+                // Drop them; the live ones are at most half the limit, so
+                // this runs rarely and costs O(1) per insertion over time.
+                let devices = &self.devices;
+                self.by_ip.retain(|ip, i| devices.get(*i).ips.contains(ip));
+            }
         }
     }
 

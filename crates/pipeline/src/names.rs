@@ -41,7 +41,6 @@ impl NameBindings {
         self.young.contains(&ip) || self.old.contains(&ip)
     }
 
-    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.young.len() + self.old.len()
     }

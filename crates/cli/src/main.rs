@@ -2,6 +2,9 @@
 //! status; each subcommand lives in its own module.
 
 mod analyze;
+mod demo;
+mod evaluate;
+mod simulate;
 mod table;
 
 use std::process::ExitCode;
@@ -24,12 +27,21 @@ struct Cli {
 enum Command {
     /// Read captures and report every LAN device: identity and alerts.
     Analyze(analyze::Args),
+    /// Simulate a home network with infected devices and analyze it: warden at work in one command.
+    Demo(demo::Args),
+    /// Write a labelled capture of a simulated household (benign and infected devices).
+    Simulate(simulate::Args),
+    /// Score the detectors on labelled captures: precision, recall, false positives, time to detect.
+    Evaluate(evaluate::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Analyze(args) => analyze::run(args),
+        Command::Demo(args) => demo::run(args),
+        Command::Simulate(args) => simulate::run(args),
+        Command::Evaluate(args) => evaluate::run(args),
     };
     match result {
         Ok(code) => code,

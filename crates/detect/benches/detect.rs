@@ -46,7 +46,7 @@ fn workload() -> Vec<Seen<'static>> {
             local_port: 4000,
             transport,
             wire_len: 60,
-            payload_len: 0,
+            payload: &[],
             scope: Scope::Internet,
             remote_named: false,
             dns: None,

@@ -7,6 +7,12 @@
 //! scans (unanswered) and SYN floods (answered, never used) out of this
 //! detector. Counts use a sliding window estimated from the current and
 //! previous fixed windows.
+//!
+//! A service is a login service when its port is a known login port or when
+//! the device's first bytes on a connection speak a login protocol (an SSH
+//! banner, telnet option negotiation, an FTP/POP `USER`): attackers move SSH
+//! to odd ports, and a real SSH brute force in the public captures ran on
+//! port 902.
 
 use std::net::IpAddr;
 
@@ -29,6 +35,8 @@ struct Service {
     /// Handshakes accepted by the service that the device has not used yet.
     unused_handshakes: u8,
     attempts: u64,
+    /// The device spoke a login protocol to it (whatever the port).
+    login: bool,
     first_ns: i64,
     last_ns: i64,
     alerted: bool,
@@ -75,7 +83,7 @@ impl BruteState {
                     svc.unused_handshakes = svc.unused_handshakes.saturating_add(1).min(64);
                 }
             }
-            Direction::Outbound if seen.payload_len > 0 => {
+            Direction::Outbound if !seen.payload.is_empty() => {
                 let window_ns = i64::from(cfg.window_s.max(1)) * 1_000_000_000;
                 let Some(svc) = self
                     .services
@@ -89,6 +97,7 @@ impl BruteState {
                     return;
                 }
                 svc.unused_handshakes -= 1;
+                svc.login |= speaks_login_protocol(seen.payload);
                 // Roll the fixed windows forward.
                 let elapsed = now.saturating_sub(svc.window_start_ns);
                 if elapsed >= 2 * window_ns {
@@ -104,7 +113,7 @@ impl BruteState {
                 let into = now.saturating_sub(svc.window_start_ns) as f64 / window_ns as f64;
                 let sliding =
                     svc.answered_cur as f64 + svc.answered_prev as f64 * (1.0 - into).max(0.0);
-                let threshold = if cfg.login_ports.contains(&svc.port) {
+                let threshold = if svc.login || cfg.login_ports.contains(&svc.port) {
                     cfg.min_login_connections
                 } else {
                     cfg.min_other_connections
@@ -169,6 +178,7 @@ impl BruteState {
                     answered_cur: 0,
                     unused_handshakes: 0,
                     attempts: 0,
+                    login: false,
                     first_ns: now,
                     last_ns: now,
                     alerted: false,
@@ -176,5 +186,33 @@ impl BruteState {
             }
         }
         slot.as_mut().expect("slot was just filled")
+    }
+}
+
+/// Whether a client's first bytes on a connection are a login protocol.
+fn speaks_login_protocol(payload: &[u8]) -> bool {
+    match payload {
+        // SSH identification string (RFC 4253 4.2).
+        [b'S', b'S', b'H', b'-', ..] => true,
+        // Telnet option negotiation: IAC WILL/WONT/DO/DONT (RFC 854).
+        [0xff, 0xfb..=0xfe, ..] => true,
+        // FTP and POP3 send the user name first.
+        _ => payload.len() >= 5 && payload[..5].eq_ignore_ascii_case(b"USER "),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::speaks_login_protocol;
+
+    #[test]
+    fn login_protocols_by_their_first_bytes() {
+        assert!(speaks_login_protocol(b"SSH-2.0-libssh2_1.9.0\r\n"));
+        assert!(speaks_login_protocol(&[0xff, 0xfd, 0x18, 0xff, 0xfb, 0x1f]));
+        assert!(speaks_login_protocol(b"user admin\r\n"));
+        assert!(!speaks_login_protocol(b"GET / HTTP/1.1\r\n"));
+        assert!(!speaks_login_protocol(&[0x16, 0x03, 0x01, 0x02, 0x00]));
+        assert!(!speaks_login_protocol(&[0xff]));
+        assert!(!speaks_login_protocol(b""));
     }
 }

@@ -252,7 +252,7 @@ impl FloodState {
         };
         self.cur.packets[class] += 1;
         self.cur.bytes[class] += u64::from(seen.wire_len);
-        self.cur.payload[class] += u64::from(seen.payload_len);
+        self.cur.payload[class] += seen.payload.len() as u64;
         self.cur
             .count_target(seen.remote, seen.remote_named, seen.remote_port);
     }

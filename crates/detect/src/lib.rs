@@ -71,8 +71,8 @@ pub struct Seen<'a> {
     pub transport: Transport,
     /// Bytes on the wire.
     pub wire_len: u32,
-    /// Transport payload bytes (as captured).
-    pub payload_len: u32,
+    /// Transport payload as captured (a snap length may have cut it).
+    pub payload: &'a [u8],
     pub scope: Scope,
     /// The remote address came from a DNS answer the router saw: it is a
     /// service the device looked up by name, not an address handed to it.

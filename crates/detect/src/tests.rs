@@ -56,6 +56,9 @@ fn ip(a: u8, b: u8, c: u8, d: u8) -> IpAddr {
     IpAddr::V4(Ipv4Addr::new(a, b, c, d))
 }
 
+/// Payload bytes for synthetic packets (content irrelevant to most tests).
+static ZEROS: [u8; 1500] = [0; 1500];
+
 fn out(ts: i64, remote: IpAddr, port: u16, t: Transport, len: u32) -> Seen<'static> {
     Seen {
         ts_ns: ts,
@@ -65,7 +68,7 @@ fn out(ts: i64, remote: IpAddr, port: u16, t: Transport, len: u32) -> Seen<'stat
         local_port: 40000,
         transport: t,
         wire_len: len,
-        payload_len: len.saturating_sub(42),
+        payload: &ZEROS[..(len.saturating_sub(42) as usize).min(ZEROS.len())],
         scope: Scope::Internet,
         remote_named: false,
         dns: None,
@@ -491,6 +494,43 @@ fn telnet_brute_force_but_not_api_polling() {
         panic!()
     };
     assert_eq!((e.target, e.port), (victim, 23));
+}
+
+#[test]
+fn ssh_on_an_odd_port_is_a_login_service_http_is_not() {
+    // 40 accepted connections a minute to one service on port 902: with an
+    // SSH banner it is password guessing, with HTTP requests an app polling.
+    let attempts = |payload: &'static [u8]| {
+        let mut r = Run::new();
+        let server = ip(147, 32, 80, 9);
+        for i in 0..40 {
+            let ts = T0 + i * 1_500_000_000;
+            r.feed(out(ts, server, 902, tcp(TcpFlags::SYN), 60));
+            r.feed(inb(
+                ts + 10_000_000,
+                server,
+                902,
+                tcp(TcpFlags::SYN | TcpFlags::ACK),
+                60,
+            ));
+            r.feed(Seen {
+                payload,
+                ..out(
+                    ts + 11_000_000,
+                    server,
+                    902,
+                    tcp(TcpFlags::ACK | TcpFlags::PSH),
+                    80,
+                )
+            });
+        }
+        r
+    };
+    assert_eq!(
+        attempts(b"SSH-2.0-libssh_0.9.6\r\n").kinds(),
+        vec![AlertKind::BruteForce]
+    );
+    assert!(attempts(b"GET /api/status HTTP/1.1\r\n").raised.is_empty());
 }
 
 #[test]

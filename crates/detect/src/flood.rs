@@ -80,6 +80,9 @@ struct Second {
     dns_queries: u32,
     dns_responses: u32,
     dns_nxdomain: u32,
+    /// UDP sent from a well-known port (< 1024): a server's replies (the
+    /// router's DNS answers), not queries.
+    udp_from_service_port: u32,
 }
 
 impl Second {
@@ -238,7 +241,10 @@ impl FloodState {
             return;
         }
         let class = match seen.transport {
-            Transport::Udp { .. } => UDP,
+            Transport::Udp { .. } => {
+                self.cur.udp_from_service_port += u32::from(seen.local_port < 1024);
+                UDP
+            }
             Transport::Tcp { flags, .. } if flags.is_syn_only() => SYN,
             Transport::Tcp { .. } => ACK,
             Transport::Gre { .. } => GRE,
@@ -400,13 +406,16 @@ fn judge(cfg: &FloodConfig, s: &Second, dns_parent: Option<&str>) -> Option<Hot>
         let portless = matches!(class, GRE | ICMP | IP);
         let threshold = if lead.named {
             cfg.named_min_pps
-        } else if portless || u32::from(lead.n_ports) >= cfg.sprayed_ports {
+        } else if portless || class == ACK || u32::from(lead.n_ports) >= cfg.sprayed_ports {
+            // TCP that is never acknowledged is no stream: a real upload
+            // gets an ACK for every other segment.
             cfg.min_pps
         } else {
             cfg.single_port_min_pps
         };
         (CLASS_NAMES[class], threshold)
     } else if class == UDP
+        && s.udp_from_service_port * 2 < pps
         && s.payload[UDP] / u64::from(pps.max(1)) <= u64::from(cfg.query_max_payload)
     {
         ("udp-query", cfg.query_min_pps)

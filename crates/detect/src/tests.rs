@@ -534,6 +534,56 @@ fn ssh_on_an_odd_port_is_a_login_service_http_is_not() {
 }
 
 #[test]
+fn unacknowledged_tcp_to_one_port_is_a_flood_an_upload_is_not() {
+    let target = ip(198, 51, 100, 62);
+    // Mirai's ACK flood at 300 pps to port 80: nothing comes back.
+    let mut r = Run::new();
+    for i in 0..(300 * 8) {
+        let ts = T0 + i * SEC / 300;
+        r.feed(out(ts, target, 80, tcp(TcpFlags::ACK | TcpFlags::PSH), 566));
+    }
+    assert_eq!(r.kinds(), vec![AlertKind::Flood]);
+    // An upload at the same rate, acknowledged every other segment.
+    let mut r = Run::new();
+    for i in 0..(300 * 8) {
+        let ts = T0 + i * SEC / 300;
+        r.feed(out(
+            ts,
+            target,
+            443,
+            tcp(TcpFlags::ACK | TcpFlags::PSH),
+            1514,
+        ));
+        if i % 2 == 0 {
+            r.feed(inb(ts + 20_000_000, target, 443, tcp(TcpFlags::ACK), 60));
+        }
+    }
+    assert!(r.raised.is_empty(), "{:?}", r.raised);
+}
+
+#[test]
+fn a_resolver_answering_fast_is_not_a_query_flood() {
+    // The router's view of a DNS flood from a LAN device: thousands of
+    // small answers a second from port 53, every one after a query.
+    let client = ip(192, 168, 1, 11);
+    let mut r = Run::new();
+    for i in 0..(3000 * 8) {
+        let ts = T0 + i * SEC / 3000;
+        r.feed(Seen {
+            scope: Scope::Lan,
+            local_port: 53,
+            ..inb(ts, client, 40000 + (i % 1000) as u16, udp(53), 90)
+        });
+        r.feed(Seen {
+            scope: Scope::Lan,
+            local_port: 53,
+            ..out(ts + 50_000, client, 40000 + (i % 1000) as u16, udp(53), 120)
+        });
+    }
+    assert!(r.raised.is_empty(), "{:?}", r.raised);
+}
+
+#[test]
 fn thresholds_come_from_config() {
     // The same 150 pps sprayed flood: below the default, above a stricter config.
     let feed = |r: &mut Run| {

@@ -255,6 +255,12 @@ impl Pipeline {
         } else if ip.src.is_ipv6() {
             self.device_by_ip(ip.src)
                 .filter(|&i| p.src_mac.is_zero() || self.devices.get(i).mac == p.src_mac)
+        } else if src_usable && !dst_lan {
+            // A known device's MAC sending from a foreign address to a
+            // foreign one: a spoofed source (Mirai's floods randomise them).
+            // The router's forwarding never looks like this on the LAN side:
+            // what it forwards in goes to LAN addresses.
+            self.devices.find(&p.src_mac)
         } else {
             None
         };

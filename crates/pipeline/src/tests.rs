@@ -244,6 +244,62 @@ fn a_flood_in_frames_becomes_an_alert_with_a_sentence() {
 }
 
 #[test]
+fn spoofed_sources_count_for_the_known_sender_but_forwarded_traffic_does_not() {
+    // The camera is known by its LAN address, then floods with random
+    // source addresses (Mirai's spoofing option).
+    let mut frames = vec![(
+        T0,
+        udp4(
+            CAM,
+            ROUTER,
+            [192, 168, 1, 20],
+            [192, 168, 1, 1],
+            5000,
+            53,
+            b"q",
+        ),
+    )];
+    for i in 0..(1500 * 6) {
+        let ts = T0 + SEC + i * SEC / 1500;
+        let r = (i as u32).wrapping_mul(2_654_435_761).to_be_bytes();
+        let src = [r[0] | 1, r[1], r[2], r[3]];
+        frames.push((
+            ts,
+            udp4(
+                CAM,
+                ROUTER,
+                src,
+                [203, 0, 113, 9],
+                4444,
+                (i % 60000) as u16 + 1,
+                &[0u8; 512],
+            ),
+        ));
+        // Internet traffic the router forwards in: public source, LAN
+        // destination, the router's MAC. Not the router's own traffic.
+        frames.push((
+            ts,
+            udp4(
+                ROUTER,
+                CAM,
+                [8, 8, 8, 8],
+                [192, 168, 1, 20],
+                443,
+                5000,
+                &[0u8; 512],
+            ),
+        ));
+    }
+    let p = run(&frames, LinkType::Ethernet);
+    let cam = device(&p, CAM).unwrap();
+    assert_eq!(cam.packets_out, 1 + 1500 * 6);
+    assert_eq!(cam.alerts.len(), 1);
+    assert_eq!(cam.alerts[0].kind, AlertKind::Flood);
+    // Never a LAN source, never a device.
+    assert!(device(&p, ROUTER).is_none());
+}
+
+#[test]
 fn hostile_frames_are_counted_not_fatal() {
     let good = udp4(
         CAM,

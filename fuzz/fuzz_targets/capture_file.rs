@@ -6,10 +6,12 @@
 //! The same bytes are also read through a reader that hands them out in
 //! small, uneven pieces (as a pipe on standard input does) and, gzipped,
 //! through the decompressor. Neither may change what is read: the same
-//! frames, the same counts, an early end or error of the same kind. (Only
-//! the wording of an early end may differ: a record cut off by the end of
-//! the input can be seen before or after the reader learns it is at the
-//! end, and is then reported as cut off or as too large.)
+//! frames, the same counts, an early end or error of the same kind. Two
+//! allowances: the wording of an early end may differ (a record cut off by
+//! the end of the input can be seen before or after the reader learns it
+//! is at the end, and is then reported as cut off or as too large), and a
+//! damaged gzip stream may yield more or fewer frames before its error
+//! (see `same_up_to_error`).
 #![no_main]
 
 use std::io::{Read, Write};
@@ -38,6 +40,17 @@ impl PartialEq for Outcome {
 }
 
 impl Outcome {
+    /// Read to the end of the input without an error or early end.
+    fn is_clean(&self) -> bool {
+        matches!(self.result, Ok((.., false)))
+    }
+
+    /// The frames of one are the first frames of the other.
+    fn same_up_to_error(&self, other: &Outcome) -> bool {
+        let n = self.frames.len().min(other.frames.len());
+        self.frames[..n] == other.frames[..n]
+    }
+
     /// Enough to see how two reads differ, without every byte.
     fn summary(&self) -> String {
         let last = self.frames.last().map(|f| (f.0, f.1, f.2.len(), f.3));
@@ -130,12 +143,25 @@ fuzz_target!(|data: &[u8]| {
         pos: 0,
         step: data.len() % STEPS.len(),
     }));
-    assert!(
-        whole == trickled,
-        "reading in small pieces changed the result:\n whole: {}\n small: {}",
-        whole.summary(),
-        trickled.summary()
-    );
+    if gzipped && !(whole.is_clean() && trickled.is_clean()) {
+        // A damaged gzip stream: the decompressor drops what it decoded in
+        // the read that meets the damage, so how much comes out before
+        // the error depends on the read sizes. Both reads must still see
+        // the damage, and agree on the frames before it.
+        assert!(
+            !whole.is_clean() && !trickled.is_clean() && whole.same_up_to_error(&trickled),
+            "reading damaged gzip in small pieces changed the result:\n whole: {}\n small: {}",
+            whole.summary(),
+            trickled.summary()
+        );
+    } else {
+        assert!(
+            whole == trickled,
+            "reading in small pieces changed the result:\n whole: {}\n small: {}",
+            whole.summary(),
+            trickled.summary()
+        );
+    }
 
     if !gzipped && data.len() <= MAX_GZIP_INPUT {
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());

@@ -45,6 +45,8 @@ struct Target {
     packets: u32,
     answers: u32,
     named: bool,
+    /// Packet classes sent to it (bit per class).
+    classes: u8,
     n_ports: u8,
     ports: [u16; PORTS],
 }
@@ -56,6 +58,7 @@ impl Target {
             packets: 0,
             answers: 0,
             named,
+            classes: 0,
             n_ports: 0,
             ports: [0; PORTS],
         }
@@ -92,13 +95,14 @@ impl Second {
 
     /// Space-saving: an unseen destination replaces the smallest entry and
     /// inherits its count, so heavy hitters are never undercounted.
-    fn count_target(&mut self, addr: IpAddr, named: bool, port: u16) {
+    fn count_target(&mut self, addr: IpAddr, named: bool, port: u16, class: usize) {
         let mut free = None;
         let mut min: Option<(usize, u32)> = None;
         for (i, slot) in self.top.iter_mut().enumerate() {
             match slot {
                 Some(t) if t.addr == addr => {
                     t.packets += 1;
+                    t.classes |= 1 << class;
                     t.add_port(port);
                     return;
                 }
@@ -121,6 +125,7 @@ impl Second {
         };
         let mut t = Target::new(addr, named);
         t.packets = inherited + 1;
+        t.classes = 1 << class;
         t.add_port(port);
         self.top[slot] = Some(t);
     }
@@ -260,7 +265,7 @@ impl FloodState {
         self.cur.bytes[class] += u64::from(seen.wire_len);
         self.cur.payload[class] += seen.payload.len() as u64;
         self.cur
-            .count_target(seen.remote, seen.remote_named, seen.remote_port);
+            .count_target(seen.remote, seen.remote_named, seen.remote_port, class);
     }
 
     fn inbound(&mut self, seen: &Seen<'_>) {
@@ -396,24 +401,50 @@ fn judge(cfg: &FloodConfig, s: &Second, dns_parent: Option<&str>) -> Option<Hot>
     }
     let answers: u32 = top.iter().flatten().map(|t| t.answers).sum();
     let answer_ratio = answers as f32 / to_top.max(1) as f32;
-    let lead = top.first().copied().flatten()?;
+    // Unanswered traffic is judged per destination, so that an answered
+    // upload running beside a flood cannot hide it.
+    let silent = || top.iter().flatten().copied().filter(|t| is_silent(cfg, t));
+    let silent_pps: u32 = silent().map(|t| t.packets).sum();
+    let silent_answers: u32 = silent().map(|t| t.answers).sum();
+    let silent_classes = silent().fold(0u8, |m, t| m | t.classes);
+    let silent_lead = silent().next();
 
     let (variant, threshold) = if class == SYN && pps >= cfg.syn_min_pps {
         ("syn", cfg.syn_min_pps)
     } else if class == ICMP && s.echo_requests >= cfg.icmp_min_pps {
         ("icmp", cfg.icmp_min_pps)
-    } else if answer_ratio <= cfg.max_answer_ratio {
-        let portless = matches!(class, GRE | ICMP | IP);
+    } else if let Some(lead) = silent_lead.filter(|_| silent_pps >= cfg.min_pps) {
+        const PORTLESS: u8 = 1 << GRE | 1 << ICMP | 1 << IP;
+        // TCP that is never acknowledged is no stream: a real upload gets
+        // an ACK for every other segment.
+        let unacknowledged_tcp = silent_classes == 1 << ACK;
         let threshold = if lead.named {
             cfg.named_min_pps
-        } else if portless || class == ACK || u32::from(lead.n_ports) >= cfg.sprayed_ports {
-            // TCP that is never acknowledged is no stream: a real upload
-            // gets an ACK for every other segment.
+        } else if silent_classes & !PORTLESS == 0
+            || unacknowledged_tcp
+            || u32::from(lead.n_ports) >= cfg.sprayed_ports
+        {
             cfg.min_pps
         } else {
             cfg.single_port_min_pps
         };
-        (CLASS_NAMES[class], threshold)
+        let silent_class = (0..CLASSES)
+            .filter(|c| silent_classes & (1 << c) != 0)
+            .max_by_key(|&c| s.packets[c])
+            .unwrap_or(class);
+        if silent_pps < threshold {
+            return None;
+        }
+        return Some(Hot {
+            variant: CLASS_NAMES[silent_class],
+            pps: silent_pps,
+            bytes: s.bytes[silent_class],
+            answer_ratio: silent_answers as f32 / silent_pps.max(1) as f32,
+            targets: targets(s, cfg.max_targets),
+            excess: silent_pps as f32 / threshold.max(1) as f32,
+            dns_domain: None,
+            nxdomain_share: None,
+        });
     } else if class == UDP
         && s.udp_from_service_port * 2 < pps
         && s.payload[UDP] / u64::from(pps.max(1)) <= u64::from(cfg.query_max_payload)
@@ -439,6 +470,11 @@ fn judge(cfg: &FloodConfig, s: &Second, dns_parent: Option<&str>) -> Option<Hot>
 
 /// The second's destinations, busiest first, in the first `n` slots. On
 /// the stack, not in a `Vec`: every busy device's second is judged.
+/// A destination that sends back (almost) nothing but refusals.
+fn is_silent(cfg: &FloodConfig, t: &Target) -> bool {
+    t.answers as f32 <= cfg.max_answer_ratio * t.packets as f32
+}
+
 fn ranked(s: &Second) -> ([Option<&Target>; TOP], usize) {
     let mut ranked = [None; TOP];
     let mut n = 0;

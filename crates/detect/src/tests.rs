@@ -562,6 +562,40 @@ fn unacknowledged_tcp_to_one_port_is_a_flood_an_upload_is_not() {
 }
 
 #[test]
+fn an_answered_upload_beside_a_flood_does_not_hide_it() {
+    let cloud = ip(52, 28, 1, 1);
+    let victim = ip(198, 51, 100, 62);
+    let relay = ip(18, 184, 2, 2);
+    // An upload at 600 pps, acknowledged, beside another stream.
+    let run = |second: &dyn Fn(&mut Run, i64)| {
+        let mut r = Run::new();
+        for i in 0..(600 * 8) {
+            let ts = T0 + i * SEC / 600;
+            r.feed(out(
+                ts,
+                cloud,
+                443,
+                tcp(TcpFlags::ACK | TcpFlags::PSH),
+                1514,
+            ));
+            if i % 2 == 0 {
+                r.feed(inb(ts + 20_000_000, cloud, 443, tcp(TcpFlags::ACK), 60));
+            }
+            if i % 2 == 1 {
+                second(&mut r, ts);
+            }
+        }
+        r
+    };
+    // ...an ACK flood at 300 pps that nothing answers: a flood.
+    let r = run(&|r: &mut Run, ts| r.feed(out(ts, victim, 80, tcp(TcpFlags::ACK), 566)));
+    assert_eq!(r.kinds(), vec![AlertKind::Flood]);
+    // ...RTP video at 300 pps to one port of a relay: a stream.
+    let r = run(&|r: &mut Run, ts| r.feed(out(ts, relay, 5004, udp(5004), 1300)));
+    assert!(r.raised.is_empty(), "{:?}", r.raised);
+}
+
+#[test]
 fn a_resolver_answering_fast_is_not_a_query_flood() {
     // The router's view of a DNS flood from a LAN device: thousands of
     // small answers a second from port 53, every one after a query.

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
-use warden_eval::{labels_path, load_labels, score_capture, Evaluation};
+use warden_eval::{config_beside, labels_path, load_labels, score_capture, Evaluation};
 use warden_pipeline::Config;
 use warden_sim::Scenario;
 
@@ -27,7 +27,8 @@ pub struct Args {
     /// Length of simulated captures in seconds.
     #[arg(long, default_value_t = 600)]
     pub duration: u32,
-    /// Configuration file with thresholds (see docs/warden.example.toml).
+    /// Configuration file with thresholds (see docs/warden.example.toml);
+    /// without it, a capture's own `<name>.warden.toml` applies if present.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Print the evaluation as JSON.
@@ -46,7 +47,12 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let mut eval = Evaluation::default();
     for capture in &args.captures {
         let labels = load_labels(&labels_path(capture))?;
-        score_capture(&cfg, capture, &labels, &mut eval)
+        // A capture's own configuration applies unless --config overrides.
+        let own = match (&args.config, config_beside(capture)) {
+            (None, Some(path)) => Some(Config::load(&path)?),
+            _ => None,
+        };
+        score_capture(own.as_ref().unwrap_or(&cfg), capture, &labels, &mut eval)
             .with_context(|| format!("scoring {}", capture.display()))?;
     }
     if args.simulate > 0 {

@@ -78,6 +78,20 @@ pub fn labels_path(capture: &Path) -> PathBuf {
     PathBuf::from(s)
 }
 
+/// A capture's own configuration, if it has one: `<name>.warden.toml`
+/// beside `<name>.pcap[ng][.gz]` (public captures whose LAN is not in the
+/// private ranges need one).
+pub fn config_beside(capture: &Path) -> Option<PathBuf> {
+    let name = capture.file_name()?.to_str()?;
+    let stem = name.trim_end_matches(".gz");
+    let stem = stem
+        .strip_suffix(".pcapng")
+        .or_else(|| stem.strip_suffix(".pcap"))
+        .unwrap_or(stem);
+    let path = capture.with_file_name(format!("{stem}.warden.toml"));
+    path.exists().then_some(path)
+}
+
 pub fn load_labels(path: &Path) -> Result<Labels, EvalError> {
     let err = |message: String| EvalError::Labels {
         path: path.display().to_string(),

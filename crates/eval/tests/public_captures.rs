@@ -30,13 +30,9 @@ const CAPTURES: &[(&str, u64)] = &[
 
 /// The capture's own configuration (`<name>.warden.toml`) or the default.
 fn config_for(capture: &Path) -> Config {
-    let name = capture.file_name().unwrap().to_str().unwrap();
-    let stem = name.trim_end_matches(".gz").trim_end_matches(".pcap");
-    let toml = capture.with_file_name(format!("{stem}.warden.toml"));
-    if toml.exists() {
-        Config::load(&toml).unwrap()
-    } else {
-        Config::default()
+    match warden_eval::config_beside(capture) {
+        Some(toml) => Config::load(&toml).unwrap(),
+        None => Config::default(),
     }
 }
 
@@ -148,4 +144,23 @@ fn benign_iot_captures_stay_quiet() {
         let alerts: u32 = eval.per_kind.values().map(|k| k.alerts).sum();
         assert_eq!(alerts, 0, "{name}: {:?}", eval.false_positives);
     }
+}
+
+/// The real SSH brute force ran on port 902, which is no login port: the
+/// SSH banner on every connection is what makes it one.
+#[test]
+fn ssh_brute_force_on_an_odd_port_is_detected() {
+    let (capture, labels) = load("slips-ssh-bruteforce.pcap.gz");
+    let mut eval = Evaluation::default();
+    score_capture(&config_for(&capture), &capture, &labels, &mut eval).unwrap();
+    eval.finish();
+    assert!(eval.misses.is_empty(), "{:?}", eval.misses);
+    assert!(
+        eval.false_positives.is_empty(),
+        "{:?}",
+        eval.false_positives
+    );
+    let bf = &eval.per_kind[&warden_detect::AlertKind::BruteForce];
+    assert_eq!((bf.behaviours, bf.detected), (1, 1));
+    assert!(bf.ttd_max_s.unwrap() < 10.0, "{:?}", bf.ttd_max_s);
 }

@@ -401,51 +401,14 @@ fn judge(cfg: &FloodConfig, s: &Second, dns_parent: Option<&str>) -> Option<Hot>
     }
     let answers: u32 = top.iter().flatten().map(|t| t.answers).sum();
     let answer_ratio = answers as f32 / to_top.max(1) as f32;
-    // Unanswered traffic is judged per destination, so that an answered
-    // upload running beside a flood cannot hide it.
-    let silent = || top.iter().flatten().copied().filter(|t| is_silent(cfg, t));
-    let silent_pps: u32 = silent().map(|t| t.packets).sum();
-    let silent_answers: u32 = silent().map(|t| t.answers).sum();
-    let silent_classes = silent().fold(0u8, |m, t| m | t.classes);
-    let silent_lead = silent().next();
-
     let (variant, threshold) = if class == SYN && pps >= cfg.syn_min_pps {
         ("syn", cfg.syn_min_pps)
     } else if class == ICMP && s.echo_requests >= cfg.icmp_min_pps {
         ("icmp", cfg.icmp_min_pps)
-    } else if let Some(lead) = silent_lead.filter(|_| silent_pps >= cfg.min_pps) {
-        const PORTLESS: u8 = 1 << GRE | 1 << ICMP | 1 << IP;
-        // TCP that is never acknowledged is no stream: a real upload gets
-        // an ACK for every other segment.
-        let unacknowledged_tcp = silent_classes == 1 << ACK;
-        let threshold = if lead.named {
-            cfg.named_min_pps
-        } else if silent_classes & !PORTLESS == 0
-            || unacknowledged_tcp
-            || u32::from(lead.n_ports) >= cfg.sprayed_ports
-        {
-            cfg.min_pps
-        } else {
-            cfg.single_port_min_pps
-        };
-        let silent_class = (0..CLASSES)
-            .filter(|c| silent_classes & (1 << c) != 0)
-            .max_by_key(|&c| s.packets[c])
-            .unwrap_or(class);
-        if silent_pps < threshold {
-            return None;
-        }
-        return Some(Hot {
-            variant: CLASS_NAMES[silent_class],
-            pps: silent_pps,
-            bytes: s.bytes[silent_class],
-            answer_ratio: silent_answers as f32 / silent_pps.max(1) as f32,
-            targets: targets(s, cfg.max_targets),
-            excess: silent_pps as f32 / threshold.max(1) as f32,
-            dns_domain: None,
-            nxdomain_share: None,
-        });
+    } else if let Some(hot) = judge_unanswered(cfg, s, top) {
+        return Some(hot);
     } else if class == UDP
+        && answer_ratio > cfg.max_answer_ratio
         && s.udp_from_service_port * 2 < pps
         && s.payload[UDP] / u64::from(pps.max(1)) <= u64::from(cfg.query_max_payload)
     {
@@ -470,6 +433,55 @@ fn judge(cfg: &FloodConfig, s: &Second, dns_parent: Option<&str>) -> Option<Hot>
 
 /// The second's destinations, busiest first, in the first `n` slots. On
 /// the stack, not in a `Vec`: every busy device's second is judged.
+/// Unanswered traffic, judged per destination so that an answered upload
+/// beside a flood cannot hide it. Each silent destination needs the rate
+/// that fits what it could be: a stream to one port of an address the device
+/// resolved (`named_min_pps`) or was handed (`single_port_min_pps`), or
+/// nothing legitimate at all — portless (GRE, ICMP, raw IP), TCP that is
+/// never acknowledged, or sprayed over ports (`min_pps`). Several targets of
+/// one tier add up (floods split their rate over up to `max_targets`).
+fn judge_unanswered(cfg: &FloodConfig, s: &Second, top: &[Option<&Target>]) -> Option<Hot> {
+    const PORTLESS: u8 = 1 << GRE | 1 << ICMP | 1 << IP;
+    let tier = |t: &Target| -> usize {
+        if t.named {
+            2
+        } else if t.classes & !PORTLESS == 0
+            || t.classes == 1 << ACK
+            || u32::from(t.n_ports) >= cfg.sprayed_ports
+        {
+            0
+        } else {
+            1
+        }
+    };
+    let thresholds = [cfg.min_pps, cfg.single_port_min_pps, cfg.named_min_pps];
+    let silent = || top.iter().flatten().copied().filter(|t| is_silent(cfg, t));
+    // The strictest tier whose rate, with every laxer tier's, passes.
+    for (level, &threshold) in thresholds.iter().enumerate() {
+        let members = || silent().filter(|t| tier(t) <= level);
+        let pps: u32 = members().map(|t| t.packets).sum();
+        if pps < threshold.max(1) {
+            continue;
+        }
+        let answers: u32 = members().map(|t| t.answers).sum();
+        let classes = members().fold(0u8, |m, t| m | t.classes);
+        let class = (0..CLASSES)
+            .filter(|c| classes & (1 << c) != 0)
+            .max_by_key(|&c| s.packets[c])?;
+        return Some(Hot {
+            variant: CLASS_NAMES[class],
+            pps,
+            bytes: s.bytes[class],
+            answer_ratio: answers as f32 / pps as f32,
+            targets: targets(s, cfg.max_targets),
+            excess: pps as f32 / threshold.max(1) as f32,
+            dns_domain: None,
+            nxdomain_share: None,
+        });
+    }
+    None
+}
+
 /// A destination that sends back (almost) nothing but refusals.
 fn is_silent(cfg: &FloodConfig, t: &Target) -> bool {
     t.answers as f32 <= cfg.max_answer_ratio * t.packets as f32

@@ -596,6 +596,27 @@ fn an_answered_upload_beside_a_flood_does_not_hide_it() {
 }
 
 #[test]
+fn a_silent_stream_beside_a_flood_does_not_hide_it() {
+    // A camera's RTP upload (one port, 550 pps, silent) and an ACK flood
+    // (300 pps, silent) at once: the flood alone is past its threshold.
+    let relay = ip(52, 28, 147, 127);
+    let victim = ip(198, 51, 100, 62);
+    let mut r = Run::new();
+    for i in 0..(550 * 8) {
+        let ts = T0 + i * SEC / 550;
+        r.feed(out(ts, relay, 5004, udp(5004), 1300));
+        if i % 11 < 6 {
+            r.feed(out(ts + 1000, victim, 80, tcp(TcpFlags::ACK), 566));
+        }
+    }
+    assert_eq!(r.kinds(), vec![AlertKind::Flood]);
+    let Evidence::Flood(e) = &r.raised[0].evidence else {
+        panic!()
+    };
+    assert_eq!(e.variant, "ack");
+}
+
+#[test]
 fn a_resolver_answering_fast_is_not_a_query_flood() {
     // The router's view of a DNS flood from a LAN device: thousands of
     // small answers a second from port 53, every one after a query.

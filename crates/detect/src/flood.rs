@@ -89,6 +89,15 @@ struct Second {
 }
 
 impl Second {
+    /// Nothing was counted: the second equals `Second::default()`
+    /// (targets, bytes and answers are only counted with packets).
+    fn is_silent(&self) -> bool {
+        self.packets == [0; CLASSES]
+            && self.echo_requests == 0
+            && self.dns_queries == 0
+            && self.dns_responses == 0
+    }
+
     fn target_mut(&mut self, addr: IpAddr) -> Option<&mut Target> {
         self.top.iter_mut().flatten().find(|t| t.addr == addr)
     }
@@ -295,9 +304,16 @@ impl FloodState {
         now_ns: i64,
         out: &mut Vec<Finding>,
     ) {
-        let finished = std::mem::take(&mut self.cur);
         let elapsed = sec.saturating_sub(self.sec).clamp(0, 32) as u32;
-        let hot = judge(cfg, &finished, self.last_dns_parent.as_str());
+        // Most seconds of most devices are silent: nothing to judge, and
+        // the (already empty) counters need no copy. Ticks roll every
+        // device every second of capture time, so this is the common case.
+        let hot = if self.cur.is_silent() {
+            None
+        } else {
+            let finished = std::mem::take(&mut self.cur);
+            judge(cfg, &finished, self.last_dns_parent.as_str())
+        };
         // Shift the finished second in, then any silent seconds after it.
         self.hot_mask = (self.hot_mask << 1) | u32::from(hot.is_some());
         self.hot_mask = self

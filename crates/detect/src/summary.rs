@@ -92,7 +92,7 @@ pub fn summary(alert: &Alert, device: &str) -> String {
                 ps => format!(" on ports {}", ps.join(" and ")),
             };
             format!(
-                "{device} tried to connect to {} different addresses{port} in {how_long}, and {} of the attempts it could follow went unanswered: it is probably infected and searching for other devices to infect.",
+                "{device} tried {} new connections (addresses and ports it had not contacted before){port} in {how_long}, and {} of the attempts it could follow went unanswered: it is probably infected and searching for other devices to infect.",
                 count(e.attempts),
                 count(u64::from(e.failed))
             )

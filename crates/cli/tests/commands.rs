@@ -1,0 +1,113 @@
+//! The `warden` binary end to end: simulate a labelled capture, analyze it,
+//! evaluate it, and the demo, as a user runs them.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn warden(args: &[&str]) -> Output {
+    let out = Command::new(env!("CARGO_BIN_EXE_warden"))
+        .args(args)
+        .output()
+        .expect("run warden");
+    assert!(
+        out.status.success(),
+        "warden {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn simulate(dir: &Path, scenario: &str, seed: u64) -> String {
+    let pcap = dir.join(format!("{scenario}-{seed}.pcap"));
+    let pcap = pcap.to_str().unwrap().to_string();
+    warden(&[
+        "simulate",
+        "-o",
+        &pcap,
+        "--scenario",
+        scenario,
+        "--seed",
+        &seed.to_string(),
+        "--duration",
+        "240",
+        "--max-frames",
+        "300000",
+    ]);
+    pcap
+}
+
+#[test]
+fn analyze_json_finds_the_labelled_attackers() {
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = simulate(dir.path(), "attack-scan", 3);
+    let labels: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(format!("{pcap}.labels.json")).unwrap())
+            .unwrap();
+    let out = warden(&["analyze", "--json", &pcap]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let devices = report["devices"].as_array().unwrap();
+    for d in labels["devices"].as_array().unwrap() {
+        let found = devices
+            .iter()
+            .find(|r| r["mac"] == d["mac"])
+            .unwrap_or_else(|| panic!("{} not in the report", d["mac"]));
+        let kinds: Vec<&str> = found["alerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["kind"].as_str().unwrap())
+            .collect();
+        if d["label"] == "infected" {
+            assert!(kinds.contains(&"scan"), "{}: {kinds:?}", d["mac"]);
+        } else {
+            assert!(kinds.is_empty(), "{}: {kinds:?}", d["mac"]);
+        }
+    }
+}
+
+#[test]
+fn evaluate_scores_labelled_captures() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = simulate(dir.path(), "attack-brute-force", 2);
+    let b = simulate(dir.path(), "benign", 2);
+    let out = warden(&["evaluate", "--json", &a, &b]);
+    let e: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(e["captures"], 2);
+    let bf = &e["per_kind"]["brute-force"];
+    assert!(bf["behaviours"].as_u64().unwrap() >= 1);
+    assert_eq!(bf["behaviours"], bf["detected"]);
+    assert_eq!(e["false_positives_per_benign_device"], 0.0);
+    // Without labels beside it, a capture cannot be evaluated.
+    std::fs::remove_file(format!("{b}.labels.json")).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_warden"))
+        .args(["evaluate", &b])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("labels.json"));
+}
+
+#[test]
+fn demo_shows_alerts_and_the_truth_beside_them() {
+    let out = warden(&["demo", "--duration", "240"]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("What really happened"), "{text}");
+    assert!(text.contains("detected"), "{text}");
+    assert!(text.contains("it is probably"), "{text}");
+    assert!(!text.contains("NOT detected"), "{text}");
+}
+
+#[test]
+fn simulate_is_deterministic_and_refuses_bad_options() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = simulate(dir.path(), "household", 9);
+    let first = std::fs::read(&a).unwrap();
+    let b = simulate(dir.path(), "household", 9);
+    assert_eq!(first, std::fs::read(&b).unwrap());
+    let out = Command::new(env!("CARGO_BIN_EXE_warden"))
+        .args(["simulate", "-o", "/dev/null", "--scenario", "nonsense"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown scenario"));
+}

@@ -18,7 +18,10 @@ fn count(n: u64) -> String {
 }
 
 fn duration(from: Timestamp, to: Timestamp) -> String {
-    let s = ((to.0 - from.0).max(0) as f64 / 1e9).round().max(1.0) as u64;
+    // Capture clocks can jump anywhere (hostile or broken files): saturate.
+    let s = (to.0.saturating_sub(from.0).max(0) as f64 / 1e9)
+        .round()
+        .max(1.0) as u64;
     match s {
         1 => "1 second".into(),
         s if s < 120 => format!("{s} seconds"),
@@ -121,5 +124,35 @@ mod tests {
         assert_eq!(count(999), "999");
         assert_eq!(count(4000), "4,000");
         assert_eq!(count(1_234_567), "1,234,567");
+    }
+
+    #[test]
+    fn windows_across_the_whole_clock_range() {
+        // Found by the pipeline_frames fuzz target: a capture whose clock
+        // jumped from 2023 back to near i64::MIN gave a scan alert this
+        // window, and the sentence's duration overflowed.
+        let alert = |first: i64, last: i64| Alert {
+            kind: crate::AlertKind::Scan,
+            detected_at: Timestamp(last),
+            confidence: 1.0,
+            evidence: Evidence::Scan(crate::ScanEvidence {
+                first_seen: Timestamp(first),
+                last_seen: Timestamp(last),
+                attempts: 2,
+                failed: 2,
+                answered: 0,
+                rate_per_s: 1.0,
+                likelihood_ratio_log: 5.0,
+                top_ports: Vec::new(),
+                sample_targets: vec!["10.10.10.1".parse().unwrap()],
+            }),
+        };
+        let backwards = summary(
+            &alert(1_700_000_000_000_000_000, -9_223_372_034_773_775_808),
+            "This device",
+        );
+        assert!(backwards.contains("1 second"), "{backwards}");
+        let everything = summary(&alert(i64::MIN, i64::MAX), "This device");
+        assert!(everything.contains("2562047 hours"), "{everything}");
     }
 }

@@ -376,4 +376,15 @@ fn replayed_real_iot_traffic_allocates_nothing_once_identified() {
         .filter(|d| d.identity.hostname().is_some())
         .count();
     assert!(named >= 15, "{named} devices with a DHCP host name");
+    // What a real device costs: fixed state plus its identity strings.
+    let fp = p.footprint();
+    let largest = p.devices().iter().map(|d| d.approx_bytes()).max().unwrap();
+    println!(
+        "{} real devices: {} bytes in all, {} on average, {largest} at most",
+        fp.devices,
+        fp.device_bytes,
+        fp.device_bytes / fp.devices
+    );
+    // docs/architecture.md: fixed state plus at most ~22.8 KB of identity.
+    assert!(largest < 32 * 1024, "{largest}");
 }

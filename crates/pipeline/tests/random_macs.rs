@@ -139,7 +139,14 @@ fn a_million_random_macs_keep_the_table_at_its_cap() {
     // Memory: the address index follows the table (at most one address per
     // flood device here), not the number of MACs that went by.
     let fp = p.footprint();
-    println!("{table:?} {fp:?} max address index {max_index}");
+    println!(
+        "{table:?} {fp:?} max address index {max_index}; Device is {} bytes, \
+         {} per table entry with its heap",
+        std::mem::size_of::<warden_devices::Device>(),
+        fp.device_bytes / fp.devices
+    );
+    // A device the flood created costs its fixed size and no more.
+    assert!(fp.device_bytes / fp.devices < 4096, "{fp:?}");
     assert!(
         max_index <= 2 * cap * 8,
         "address index grew to {max_index}"

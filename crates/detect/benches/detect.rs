@@ -49,6 +49,7 @@ fn workload() -> Vec<Seen<'static>> {
             payload: &[],
             scope: Scope::Internet,
             remote_named: false,
+            spoofed: false,
             dns: None,
         });
     }

@@ -47,6 +47,8 @@ struct Target {
     named: bool,
     /// Packet classes sent to it (bit per class).
     classes: u8,
+    /// Packets to it with a forged source address.
+    spoofed: u32,
     n_ports: u8,
     ports: [u16; PORTS],
 }
@@ -59,6 +61,7 @@ impl Target {
             answers: 0,
             named,
             classes: 0,
+            spoofed: 0,
             n_ports: 0,
             ports: [0; PORTS],
         }
@@ -104,7 +107,7 @@ impl Second {
 
     /// Space-saving: an unseen destination replaces the smallest entry and
     /// inherits its count, so heavy hitters are never undercounted.
-    fn count_target(&mut self, addr: IpAddr, named: bool, port: u16, class: usize) {
+    fn count_target(&mut self, addr: IpAddr, named: bool, port: u16, class: usize, spoofed: bool) {
         let mut free = None;
         let mut min: Option<(usize, u32)> = None;
         for (i, slot) in self.top.iter_mut().enumerate() {
@@ -112,6 +115,7 @@ impl Second {
                 Some(t) if t.addr == addr => {
                     t.packets += 1;
                     t.classes |= 1 << class;
+                    t.spoofed += u32::from(spoofed);
                     t.add_port(port);
                     return;
                 }
@@ -135,6 +139,7 @@ impl Second {
         let mut t = Target::new(addr, named);
         t.packets = inherited + 1;
         t.classes = 1 << class;
+        t.spoofed = u32::from(spoofed);
         t.add_port(port);
         self.top[slot] = Some(t);
     }
@@ -273,8 +278,13 @@ impl FloodState {
         self.cur.packets[class] += 1;
         self.cur.bytes[class] += u64::from(seen.wire_len);
         self.cur.payload[class] += seen.payload.len() as u64;
-        self.cur
-            .count_target(seen.remote, seen.remote_named, seen.remote_port, class);
+        self.cur.count_target(
+            seen.remote,
+            seen.remote_named,
+            seen.remote_port,
+            class,
+            seen.spoofed,
+        );
     }
 
     fn inbound(&mut self, seen: &Seen<'_>) {
@@ -454,12 +464,16 @@ fn judge(cfg: &FloodConfig, s: &Second, dns_parent: Option<&str>) -> Option<Hot>
 /// that fits what it could be: a stream to one port of an address the device
 /// resolved (`named_min_pps`) or was handed (`single_port_min_pps`), or
 /// nothing legitimate at all — portless (GRE, ICMP, raw IP), TCP that is
-/// never acknowledged, or sprayed over ports (`min_pps`). Several targets of
+/// never acknowledged, sprayed over ports, or sent from forged source
+/// addresses (`min_pps`). Several targets of
 /// one tier add up (floods split their rate over up to `max_targets`).
 fn judge_unanswered(cfg: &FloodConfig, s: &Second, top: &[Option<&Target>]) -> Option<Hot> {
     const PORTLESS: u8 = 1 << GRE | 1 << ICMP | 1 << IP;
     let tier = |t: &Target| -> usize {
-        if t.named {
+        if t.spoofed * 2 >= t.packets {
+            // Mostly forged sources: no stream of any kind looks like this.
+            0
+        } else if t.named {
             2
         } else if t.classes & !PORTLESS == 0
             || t.classes == 1 << ACK

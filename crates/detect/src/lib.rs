@@ -77,6 +77,10 @@ pub struct Seen<'a> {
     /// The remote address came from a DNS answer the router saw: it is a
     /// service the device looked up by name, not an address handed to it.
     pub remote_named: bool,
+    /// Outbound only: the source address is not the device's (a LAN
+    /// device sending from a foreign address forges it; nothing benign
+    /// does, so a flood of such packets needs no stream allowance).
+    pub spoofed: bool,
     pub dns: Option<DnsEvent<'a>>,
 }
 

@@ -71,6 +71,7 @@ fn out(ts: i64, remote: IpAddr, port: u16, t: Transport, len: u32) -> Seen<'stat
         payload: &ZEROS[..(len.saturating_sub(42) as usize).min(ZEROS.len())],
         scope: Scope::Internet,
         remote_named: false,
+        spoofed: false,
         dns: None,
     }
 }
@@ -614,6 +615,26 @@ fn a_silent_stream_beside_a_flood_does_not_hide_it() {
         panic!()
     };
     assert_eq!(e.variant, "ack");
+}
+
+#[test]
+fn forged_sources_need_no_stream_allowance() {
+    // 600 pps of UDP to one port of one address: a stream's shape, so only
+    // alarming when the sources are forged.
+    let target = ip(192, 0, 2, 25);
+    let run = |spoofed: bool| {
+        let mut r = Run::new();
+        for i in 0..(600 * 8) {
+            let ts = T0 + i * SEC / 600;
+            r.feed(Seen {
+                spoofed,
+                ..out(ts, target, 25565, udp(25565), 366)
+            });
+        }
+        r
+    };
+    assert!(run(false).raised.is_empty());
+    assert_eq!(run(true).kinds(), vec![AlertKind::Flood]);
 }
 
 #[test]

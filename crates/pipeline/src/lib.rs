@@ -374,6 +374,7 @@ impl Pipeline {
             payload: p.payload,
             scope,
             remote_named,
+            spoofed: !self.lan.contains(ip.src) && !is_unspecified(ip.src) && !ip.src.is_ipv6(),
             dns,
         };
         self.detectors
@@ -429,6 +430,7 @@ impl Pipeline {
             payload: p.payload,
             scope,
             remote_named: false,
+            spoofed: false,
             dns,
         };
         self.detectors

@@ -18,6 +18,10 @@
 #   TOOLS      any of: warden tcpdump tshark tshark-conv nfpcapd argus p0f
 #              (default all)
 #
+# Besides wall time it reports CPU seconds (user + system): on a shared machine
+# a wall time well above the CPU time means the core was busy with something
+# else, and the run should be repeated.
+#
 # Needs hyperfine, GNU time, tcpdump, tshark, nfdump, argus-server and p0f
 # (Debian packages); run as root it installs those that are missing.
 set -euo pipefail
@@ -98,7 +102,7 @@ prepare_for() {
 }
 
 results=$PERF_DIR/results.tsv
-printf 'capture\tframes\tbytes\ttool\truns\tmean_s\tstddev_s\tmin_s\tpps\tpeak_rss_kb\n' >"$results"
+printf 'capture\tframes\tbytes\ttool\truns\tmean_s\tstddev_s\tmin_s\tcpu_s\tpps\tpeak_rss_kb\n' >"$results"
 
 echo "--- machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; pinned to CPU $CORE"
 for c in $CAPTURES; do
@@ -113,13 +117,14 @@ for c in $CAPTURES; do
     prep=$(prepare_for "$t")
     # One run under GNU time: peak RSS, and whether the tool is slow.
     eval "$prep"
-    /usr/bin/time -f '%e %M' -o "$PERF_DIR/time.out" taskset -c "$CORE" $cmd >/dev/null 2>"$PERF_DIR/$c.$t.stderr" || {
+    /usr/bin/time -f '%e %M %U %S' -o "$PERF_DIR/time.out" taskset -c "$CORE" $cmd >/dev/null 2>"$PERF_DIR/$c.$t.stderr" || {
       echo "    $t failed (see $PERF_DIR/$c.$t.stderr)"
       continue
     }
-    read -r first_s rss_kb <"$PERF_DIR/time.out"
+    read -r first_s rss_kb user_s sys_s <"$PERF_DIR/time.out"
     if awk -v s="$first_s" -v lim="$SLOW_S" 'BEGIN { exit !(s > lim) }'; then
       runs=1 mean=$first_s sd=0 min=$first_s
+      cpu=$(awk -v u="$user_s" -v s="$sys_s" 'BEGIN { print u + s }')
     else
       runs=$RUNS
       hyperfine -N --style none --warmup 1 --runs "$RUNS" --output null \
@@ -128,16 +133,16 @@ for c in $CAPTURES; do
         echo "    $t failed under hyperfine"
         continue
       }
-      read -r mean sd min < <(python3 -c '
+      read -r mean sd min cpu < <(python3 -c '
 import json, sys
 r = json.load(open(sys.argv[1]))["results"][0]
-print(r["mean"], r["stddev"] or 0, r["min"])' "$PERF_DIR/$c.$t.json")
+print(r["mean"], r["stddev"] or 0, r["min"], r["user"] + r["system"])' "$PERF_DIR/$c.$t.json")
     fi
     pps=$(awk -v n="$frames" -v s="$mean" 'BEGIN { printf "%.0f", n / s }')
-    printf '%s\t%s\t%s\t%s\t%s\t%.3f\t%.3f\t%.3f\t%s\t%s\n' "$c" "$frames" "$bytes" "$t" "$runs" \
-      "$mean" "$sd" "$min" "$pps" "$rss_kb" >>"$results"
-    printf '    %-12s %8.3f s (±%.3f, %d runs) %12s pps %9s KB peak RSS\n' "$t" "$mean" "$sd" "$runs" \
-      "$(printf "%'d" "$pps")" "$rss_kb"
+    printf '%s\t%s\t%s\t%s\t%s\t%.3f\t%.3f\t%.3f\t%.3f\t%s\t%s\n' "$c" "$frames" "$bytes" "$t" "$runs" \
+      "$mean" "$sd" "$min" "$cpu" "$pps" "$rss_kb" >>"$results"
+    printf '    %-12s %8.3f s (±%.3f, %d runs, %.3f s CPU) %12s pps %9s KB peak RSS\n' "$t" "$mean" "$sd" \
+      "$runs" "$cpu" "$(printf "%'d" "$pps")" "$rss_kb"
   done
 done
 
@@ -146,11 +151,11 @@ python3 - "$results" <<'EOF'
 import csv, sys
 rows = list(csv.DictReader(open(sys.argv[1]), delimiter="\t"))
 get = lambda c, t: next((r for r in rows if r["capture"] == c and r["tool"] == t), None)
-print("\n| capture | tool | runs | seconds (mean ± sd) | packets/s | peak RSS |")
-print("|---|---|---:|---:|---:|---:|")
+print("\n| capture | tool | runs | seconds (mean ± sd) | CPU seconds | packets/s | peak RSS |")
+print("|---|---|---:|---:|---:|---:|---:|")
 for r in rows:
     print(f"| {r['capture']} | {r['tool']} | {r['runs']} | {float(r['mean_s']):.3f} ± {float(r['stddev_s']):.3f}"
-          f" | {int(r['pps']):,} | {int(r['peak_rss_kb']) / 1024:.1f} MiB |")
+          f" | {float(r['cpu_s']):.3f} | {int(r['pps']):,} | {int(r['peak_rss_kb']) / 1024:.1f} MiB |")
 w = get("min", "warden")
 if w:
     mpps = int(w["pps"]) / 1e6

@@ -1,0 +1,503 @@
+//! `[policy]` of the configuration file. Every key is optional; a table
+//! such as `[policy.flood]` may name only the keys it changes, and the
+//! others keep that kind's own defaults. docs/policy.md says why each
+//! default is what it is.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use warden_detect::AlertKind;
+
+use crate::{Action, ActionKind};
+
+const NS: i64 = 1_000_000_000;
+
+/// How warden answers each kind of alert, how long, and how it escalates.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "raw::Policy")]
+pub struct PolicyConfig {
+    pub flood: KindPolicy,
+    pub scan: KindPolicy,
+    pub spam: KindPolicy,
+    pub brute_force: KindPolicy,
+    /// A new offence this soon after the previous decisions on the device
+    /// expire is a repeat: its lifetime doubles, and the kind may escalate.
+    pub escalation_window_s: u64,
+    /// No automatic decision lasts longer than this, however often the
+    /// device offends.
+    pub max_lifetime_s: u64,
+    pub rate_limit: RateLimitConfig,
+    pub quarantine: QuarantineConfig,
+    /// Devices the policy remembers at once (decisions, owner choices,
+    /// escalation history). Owner choices and active decisions are never
+    /// dropped to make room; see [`Policy`](crate::Policy).
+    pub max_devices: usize,
+}
+
+/// What one kind of alert leads to.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct KindPolicy {
+    /// The action on a first offence.
+    pub action: ActionKind,
+    /// How long the first offence's decision lasts; doubles per repeat.
+    pub lifetime_s: u64,
+    /// The action from the `escalate_from_offence`-th offence within the
+    /// escalation window on (0 = never escalate the action, only the
+    /// lifetime).
+    pub escalate_to: ActionKind,
+    pub escalate_from_offence: u32,
+    /// Also stop the device from opening ports on the router (UPnP) while
+    /// the decision lasts. Ignored when the action is a quarantine, which
+    /// already covers it.
+    pub block_upnp: bool,
+}
+
+/// The limits of the `rate-limit` action, on everything the device sends.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateLimitConfig {
+    pub packets_per_s: u32,
+    pub bytes_per_s: u64,
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        // 1 Mbit/s and 100 packets/s: a camera still sends its snapshots
+        // and control traffic; a 10,000 packets/s flood loses 99 %.
+        RateLimitConfig {
+            packets_per_s: 100,
+            bytes_per_s: 125_000,
+        }
+    }
+}
+
+/// What a quarantined device may still reach.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct QuarantineConfig {
+    /// DNS to the router's own resolver (not to outside resolvers).
+    pub allow_dns: bool,
+    /// DHCP with the router, so the device keeps its address.
+    pub allow_dhcp: bool,
+    /// NTP (UDP 123): devices with a wrong clock fail TLS, updates included.
+    pub allow_ntp: bool,
+    /// Host names or addresses every quarantined device may reach on
+    /// HTTPS and HTTP (TCP 443 and 80).
+    pub allow_hosts: Vec<String>,
+    /// Update servers by vendor (the IEEE registry's vendor name, as
+    /// `warden analyze` shows it), reachable on TCP 443 and 80 by that
+    /// vendor's quarantined devices so they can fetch a fix. Empty by
+    /// default: warden ships no guesses; a vendor's threat model or MUD
+    /// file, or the owner, fills it.
+    pub update_hosts: BTreeMap<String, Vec<String>>,
+}
+
+impl Default for QuarantineConfig {
+    fn default() -> Self {
+        QuarantineConfig {
+            allow_dns: true,
+            allow_dhcp: true,
+            allow_ntp: true,
+            allow_hosts: Vec::new(),
+            update_hosts: BTreeMap::new(),
+        }
+    }
+}
+
+/// What one quarantined device may reach: the allow-list resolved for its
+/// vendor.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct QuarantineAllowance {
+    pub dns: bool,
+    pub dhcp: bool,
+    pub ntp: bool,
+    /// Names or addresses, TCP 443 and 80; sorted, no duplicates.
+    pub hosts: Vec<String>,
+}
+
+impl QuarantineConfig {
+    pub fn allowance(&self, vendor: Option<&str>) -> QuarantineAllowance {
+        let mut hosts = self.allow_hosts.clone();
+        if let Some(list) = vendor.and_then(|v| self.update_hosts.get(v)) {
+            hosts.extend(list.iter().cloned());
+        }
+        hosts.sort();
+        hosts.dedup();
+        QuarantineAllowance {
+            dns: self.allow_dns,
+            dhcp: self.allow_dhcp,
+            ntp: self.allow_ntp,
+            hosts,
+        }
+    }
+}
+
+impl KindPolicy {
+    /// The defaults of one kind of alert (docs/policy.md says why).
+    pub fn default_for(kind: AlertKind) -> KindPolicy {
+        let hour = 3_600;
+        match kind {
+            // Limit at once (the flood is someone else's outage), keep the
+            // device usable; a second flood within the window means it is
+            // still infected: quarantine.
+            AlertKind::Flood => KindPolicy {
+                action: ActionKind::RateLimit,
+                lifetime_s: hour,
+                escalate_to: ActionKind::Quarantine,
+                escalate_from_offence: 2,
+                block_upnp: true,
+            },
+            // A scanner is spreading the infection, inside the home too.
+            AlertKind::Scan => KindPolicy {
+                action: ActionKind::Quarantine,
+                lifetime_s: hour,
+                escalate_to: ActionKind::Quarantine,
+                escalate_from_offence: 0,
+                block_upnp: false,
+            },
+            // Blocking mail removes all of a spam bot's harm; a third
+            // offence means it is kept infected: quarantine.
+            AlertKind::Spam => KindPolicy {
+                action: ActionKind::BlockSmtp,
+                lifetime_s: hour,
+                escalate_to: ActionKind::Quarantine,
+                escalate_from_offence: 3,
+                block_upnp: true,
+            },
+            // Password guessing is how worms take over the next device
+            // (Mirai's telnet list); the bot is compromised, not just noisy.
+            AlertKind::BruteForce => KindPolicy {
+                action: ActionKind::Quarantine,
+                lifetime_s: hour,
+                escalate_to: ActionKind::Quarantine,
+                escalate_from_offence: 0,
+                block_upnp: false,
+            },
+        }
+    }
+}
+
+impl Default for PolicyConfig {
+    fn default() -> Self {
+        PolicyConfig {
+            flood: KindPolicy::default_for(AlertKind::Flood),
+            scan: KindPolicy::default_for(AlertKind::Scan),
+            spam: KindPolicy::default_for(AlertKind::Spam),
+            brute_force: KindPolicy::default_for(AlertKind::BruteForce),
+            escalation_window_s: 86_400,
+            max_lifetime_s: 7 * 86_400,
+            rate_limit: RateLimitConfig::default(),
+            quarantine: QuarantineConfig::default(),
+            max_devices: 4_096,
+        }
+    }
+}
+
+/// Longest accepted lifetime or window: a year. Keeps every product with
+/// nanoseconds far from overflow.
+const MAX_SECONDS: u64 = 366 * 86_400;
+
+impl PolicyConfig {
+    pub fn kind(&self, kind: AlertKind) -> &KindPolicy {
+        match kind {
+            AlertKind::Flood => &self.flood,
+            AlertKind::Scan => &self.scan,
+            AlertKind::Spam => &self.spam,
+            AlertKind::BruteForce => &self.brute_force,
+        }
+    }
+
+    /// Parses the `[policy]` table alone (e.g. `toml::from_str` of a
+    /// whole file's `policy` value goes through the same checks).
+    pub fn from_toml(text: &str) -> Result<Self, String> {
+        toml::from_str(text).map_err(|e| e.to_string())
+    }
+
+    /// Checks the values that serde cannot.
+    pub fn validate(&self) -> Result<(), String> {
+        for kind in AlertKind::ALL {
+            let k = self.kind(kind);
+            if k.lifetime_s == 0 || k.lifetime_s > MAX_SECONDS {
+                return Err(format!(
+                    "policy.{}.lifetime_s must be 1 to {MAX_SECONDS}",
+                    key(kind)
+                ));
+            }
+            if k.lifetime_s > self.max_lifetime_s {
+                return Err(format!(
+                    "policy.{}.lifetime_s is longer than policy.max_lifetime_s",
+                    key(kind)
+                ));
+            }
+        }
+        if self.max_lifetime_s == 0 || self.max_lifetime_s > MAX_SECONDS {
+            return Err(format!("policy.max_lifetime_s must be 1 to {MAX_SECONDS}"));
+        }
+        if self.escalation_window_s > MAX_SECONDS {
+            return Err(format!(
+                "policy.escalation_window_s must be at most {MAX_SECONDS}"
+            ));
+        }
+        if self.rate_limit.packets_per_s == 0 || self.rate_limit.bytes_per_s == 0 {
+            return Err("policy.rate_limit: limits must be above zero".into());
+        }
+        if self.max_devices == 0 {
+            return Err("policy.max_devices must be above zero".into());
+        }
+        let hosts = self
+            .quarantine
+            .allow_hosts
+            .iter()
+            .chain(self.quarantine.update_hosts.values().flatten());
+        for host in hosts {
+            if !valid_host(host) {
+                return Err(format!(
+                    "policy.quarantine: {host:?} is not a host name or an IP address"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The actions for an offence at this escalation level (0 = first).
+    pub fn actions_for(&self, kind: AlertKind, level: u32) -> Vec<Action> {
+        let k = self.kind(kind);
+        let escalated =
+            k.escalate_from_offence != 0 && level.saturating_add(1) >= k.escalate_from_offence;
+        let main = if escalated { k.escalate_to } else { k.action };
+        let mut out = vec![self.action(main)];
+        if k.block_upnp && main != ActionKind::Quarantine && main != ActionKind::BlockUpnp {
+            out.push(Action::BlockUpnp);
+        }
+        out.sort_by_key(Action::kind);
+        out
+    }
+
+    /// The action of this name with its configured parameters.
+    pub fn action(&self, kind: ActionKind) -> Action {
+        match kind {
+            ActionKind::Notify => Action::Notify,
+            ActionKind::RateLimit => Action::RateLimit {
+                packets_per_s: self.rate_limit.packets_per_s,
+                bytes_per_s: self.rate_limit.bytes_per_s,
+            },
+            ActionKind::BlockSmtp => Action::BlockSmtp,
+            ActionKind::BlockUpnp => Action::BlockUpnp,
+            ActionKind::Quarantine => Action::Quarantine,
+        }
+    }
+
+    /// Nanoseconds an offence at this level lasts: the kind's lifetime
+    /// doubled per level, capped at `max_lifetime_s`.
+    pub fn lifetime_ns(&self, kind: AlertKind, level: u32) -> i64 {
+        let base = self.kind(kind).lifetime_s.min(MAX_SECONDS);
+        let max = self.max_lifetime_s.min(MAX_SECONDS);
+        let secs = base.checked_shl(level.min(40)).unwrap_or(u64::MAX).min(max);
+        secs as i64 * NS
+    }
+
+    pub fn escalation_window_ns(&self) -> i64 {
+        self.escalation_window_s.min(MAX_SECONDS) as i64 * NS
+    }
+}
+
+fn key(kind: AlertKind) -> &'static str {
+    match kind {
+        AlertKind::BruteForce => "brute_force",
+        other => other.as_str(),
+    }
+}
+
+fn valid_host(h: &str) -> bool {
+    if h.parse::<std::net::IpAddr>().is_ok() {
+        return true;
+    }
+    !h.is_empty()
+        && h.len() <= 253
+        && h.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+}
+
+/// The file's shape: every key optional, unknown keys refused. Missing
+/// keys of a kind take that kind's defaults, not a generic one.
+mod raw {
+    use serde::Deserialize;
+
+    use super::*;
+
+    #[derive(Default, Deserialize)]
+    #[serde(default, deny_unknown_fields)]
+    pub struct Policy {
+        flood: Option<Kind>,
+        scan: Option<Kind>,
+        spam: Option<Kind>,
+        brute_force: Option<Kind>,
+        escalation_window_s: Option<u64>,
+        max_lifetime_s: Option<u64>,
+        rate_limit: Option<RateLimitConfig>,
+        quarantine: Option<QuarantineConfig>,
+        max_devices: Option<usize>,
+    }
+
+    #[derive(Default, Deserialize)]
+    #[serde(default, deny_unknown_fields)]
+    pub struct Kind {
+        action: Option<ActionKind>,
+        lifetime_s: Option<u64>,
+        escalate_to: Option<ActionKind>,
+        escalate_from_offence: Option<u32>,
+        block_upnp: Option<bool>,
+    }
+
+    fn kind(raw: Option<Kind>, kind: AlertKind) -> KindPolicy {
+        let d = KindPolicy::default_for(kind);
+        let r = raw.unwrap_or_default();
+        KindPolicy {
+            action: r.action.unwrap_or(d.action),
+            lifetime_s: r.lifetime_s.unwrap_or(d.lifetime_s),
+            escalate_to: r.escalate_to.unwrap_or(d.escalate_to),
+            escalate_from_offence: r.escalate_from_offence.unwrap_or(d.escalate_from_offence),
+            block_upnp: r.block_upnp.unwrap_or(d.block_upnp),
+        }
+    }
+
+    impl TryFrom<Policy> for PolicyConfig {
+        type Error = String;
+
+        fn try_from(r: Policy) -> Result<Self, String> {
+            let d = PolicyConfig::default();
+            let cfg = PolicyConfig {
+                flood: kind(r.flood, AlertKind::Flood),
+                scan: kind(r.scan, AlertKind::Scan),
+                spam: kind(r.spam, AlertKind::Spam),
+                brute_force: kind(r.brute_force, AlertKind::BruteForce),
+                escalation_window_s: r.escalation_window_s.unwrap_or(d.escalation_window_s),
+                max_lifetime_s: r.max_lifetime_s.unwrap_or(d.max_lifetime_s),
+                rate_limit: r.rate_limit.unwrap_or(d.rate_limit),
+                quarantine: r.quarantine.unwrap_or(d.quarantine),
+                max_devices: r.max_devices.unwrap_or(d.max_devices),
+            };
+            cfg.validate()?;
+            Ok(cfg)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_act_without_the_owner() {
+        let c = PolicyConfig::default();
+        c.validate().unwrap();
+        let rl = Action::RateLimit {
+            packets_per_s: 100,
+            bytes_per_s: 125_000,
+        };
+        assert_eq!(
+            c.actions_for(AlertKind::Flood, 0),
+            vec![rl, Action::BlockUpnp]
+        );
+        assert_eq!(c.actions_for(AlertKind::Flood, 1), vec![Action::Quarantine]);
+        assert_eq!(c.actions_for(AlertKind::Scan, 0), vec![Action::Quarantine]);
+        assert_eq!(c.actions_for(AlertKind::Scan, 9), vec![Action::Quarantine]);
+        assert_eq!(
+            c.actions_for(AlertKind::Spam, 1),
+            vec![Action::BlockSmtp, Action::BlockUpnp]
+        );
+        assert_eq!(c.actions_for(AlertKind::Spam, 2), vec![Action::Quarantine]);
+        assert_eq!(
+            c.actions_for(AlertKind::BruteForce, 0),
+            vec![Action::Quarantine]
+        );
+        for kind in AlertKind::ALL {
+            assert!(c.actions_for(kind, 0).iter().all(Action::restricts));
+        }
+    }
+
+    #[test]
+    fn lifetimes_double_and_cap() {
+        let c = PolicyConfig::default();
+        let h = 3_600 * NS;
+        assert_eq!(c.lifetime_ns(AlertKind::Flood, 0), h);
+        assert_eq!(c.lifetime_ns(AlertKind::Flood, 1), 2 * h);
+        assert_eq!(c.lifetime_ns(AlertKind::Flood, 3), 8 * h);
+        assert_eq!(c.lifetime_ns(AlertKind::Flood, 8), 168 * h);
+        assert_eq!(c.lifetime_ns(AlertKind::Flood, 63), 168 * h);
+        assert_eq!(c.lifetime_ns(AlertKind::Flood, u32::MAX), 168 * h);
+    }
+
+    #[test]
+    fn toml_overrides_keep_the_kinds_own_defaults() {
+        let c = PolicyConfig::from_toml(
+            "[flood]\naction = \"notify\"\n[rate_limit]\npackets_per_s = 50\n",
+        )
+        .unwrap();
+        assert_eq!(c.flood.action, ActionKind::Notify);
+        assert_eq!(c.flood.escalate_to, ActionKind::Quarantine);
+        assert_eq!(c.flood.escalate_from_offence, 2);
+        assert_eq!(c.rate_limit.packets_per_s, 50);
+        assert_eq!(c.rate_limit.bytes_per_s, 125_000);
+        assert_eq!(c.scan, KindPolicy::default_for(AlertKind::Scan));
+        assert_eq!(
+            PolicyConfig::from_toml("").unwrap(),
+            PolicyConfig::default()
+        );
+    }
+
+    #[test]
+    fn bad_files_are_refused_with_the_key() {
+        for (text, needle) in [
+            ("[flood]\nactoin = \"notify\"\n", "actoin"),
+            ("max_device = 3\n", "max_device"),
+            ("[scan]\naction = \"drop\"\n", "drop"),
+            ("[scan]\nlifetime_s = 0\n", "policy.scan.lifetime_s"),
+            (
+                "max_lifetime_s = 60\n",
+                "policy.flood.lifetime_s is longer than policy.max_lifetime_s",
+            ),
+            ("[rate_limit]\nbytes_per_s = 0\n", "rate_limit"),
+            ("[quarantine]\nallow_hosts = [\"a b\"]\n", "\"a b\""),
+            (
+                "[quarantine.update_hosts]\n\"ACME\" = [\"-bad.example\"]\n",
+                "-bad.example",
+            ),
+            ("max_devices = 0\n", "max_devices"),
+        ] {
+            let err = PolicyConfig::from_toml(text).unwrap_err();
+            assert!(err.contains(needle), "{text:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn serialized_defaults_parse_back_equal() {
+        let c = PolicyConfig::default();
+        let text = toml::to_string(&c).unwrap();
+        assert_eq!(PolicyConfig::from_toml(&text).unwrap(), c);
+    }
+
+    #[test]
+    fn quarantine_allowance_per_vendor() {
+        let c = PolicyConfig::from_toml(
+            "[quarantine]\nallow_hosts = [\"192.0.2.7\", \"fw.example.net\"]\n\
+             [quarantine.update_hosts]\n\"ACME Corp\" = [\"updates.acme.example\", \"fw.example.net\"]\n",
+        )
+        .unwrap();
+        let acme = c.quarantine.allowance(Some("ACME Corp"));
+        assert_eq!(
+            acme.hosts,
+            vec!["192.0.2.7", "fw.example.net", "updates.acme.example"]
+        );
+        assert!(acme.dns && acme.dhcp && acme.ntp);
+        assert_eq!(c.quarantine.allowance(Some("Other")).hosts.len(), 2);
+        assert_eq!(c.quarantine.allowance(None).hosts.len(), 2);
+    }
+}

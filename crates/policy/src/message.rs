@@ -1,0 +1,232 @@
+//! Text for people: what happened, what warden did, what to do.
+
+use warden_detect::{AlertKind, Timestamp};
+
+use crate::{Action, Change, Choice, Decision, EndReason, Source};
+
+/// "1 hour", "90 minutes", "2 days".
+pub fn duration(ns: i64) -> String {
+    let s = (ns.max(0) / 1_000_000_000) as u64;
+    let plural = |n: u64, unit: &str| {
+        if n == 1 {
+            format!("1 {unit}")
+        } else {
+            format!("{n} {unit}s")
+        }
+    };
+    match s {
+        s if s < 120 => plural(s, "second"),
+        s if s < 2 * 3_600 && s % 3_600 != 0 => plural(s / 60, "minute"),
+        s if s < 2 * 86_400 && s % 86_400 != 0 => plural(s / 3_600, "hour"),
+        s => plural(s / 86_400, "day"),
+    }
+}
+
+fn rate(bytes_per_s: u64) -> String {
+    let bits = bytes_per_s.saturating_mul(8);
+    if bits >= 1_000_000 {
+        format!("{:.1} Mbit/s", bits as f64 / 1e6)
+    } else {
+        format!("{} kbit/s", bits / 1_000)
+    }
+}
+
+fn ordinal(n: u64) -> String {
+    let suffix = match (n % 10, n % 100) {
+        (_, 11..=13) => "th",
+        (1, _) => "st",
+        (2, _) => "nd",
+        (3, _) => "rd",
+        _ => "th",
+    };
+    format!("{n}{suffix}")
+}
+
+fn what_warden_did(action: &Action) -> String {
+    match action {
+        Action::Notify => "warden has not restricted it: for this kind of alert it is set to tell you only".into(),
+        Action::RateLimit {
+            packets_per_s,
+            bytes_per_s,
+        } => format!(
+            "warden limited everything it sends to {packets_per_s} packets and {} per second",
+            rate(*bytes_per_s)
+        ),
+        Action::BlockSmtp => "warden blocked its outgoing mail connections (ports 25, 465 and 587)".into(),
+        Action::BlockUpnp => "warden stopped it from opening ports on your router (UPnP)".into(),
+        Action::Quarantine => "warden cut it off from the network, except for the few services a quarantined device may still use (by default name lookups and the clock)".into(),
+    }
+}
+
+fn what_was_lifted(action: &Action) -> &'static str {
+    match action {
+        Action::Notify => "the notice",
+        Action::RateLimit { .. } => "the rate limit",
+        Action::BlockSmtp => "the mail block",
+        Action::BlockUpnp => "the UPnP block",
+        Action::Quarantine => "the quarantine",
+    }
+}
+
+fn advice(kind: AlertKind) -> String {
+    let specific = match kind {
+        AlertKind::Flood => "It was sending attack traffic to someone else on the internet.",
+        AlertKind::Scan => "It was searching for other devices to break into; check that your other devices do not use their factory passwords.",
+        AlertKind::Spam => "Mail from it is almost certainly spam sent for a botnet.",
+        AlertKind::BruteForce => "It was guessing passwords; change the password of the device it targeted, and of this one.",
+    };
+    format!(
+        "{specific} What to do: the device is probably infected. Unplug it and plug it back in \
+         (most such malware lives only in memory), change its password if it has one, and install \
+         the latest firmware from the vendor. If it happens again, factory-reset it; if no update \
+         fixes it, contact the vendor or stop using the device."
+    )
+}
+
+fn sentence(text: &str) -> String {
+    let t = text.trim();
+    if t.is_empty() {
+        String::new()
+    } else if t.ends_with(['.', '!', '?']) {
+        format!("{t} ")
+    } else {
+        format!("{t}. ")
+    }
+}
+
+impl Decision {
+    /// The decision told to a person: what happened, what warden did and
+    /// for how long, and what to do about it.
+    pub fn message(&self) -> String {
+        let mut out = sentence(&self.reason.text);
+        out.push_str(&what_warden_did(&self.action));
+        match self.expires {
+            Some(e) => out.push_str(&format!(
+                " for {}, until {}.",
+                duration(e.0.saturating_sub(self.start.0)),
+                short_time(e)
+            )),
+            None => out.push_str(&format!(
+                ", until you release it (warden device release {}).",
+                self.device
+            )),
+        }
+        if self.escalation_level > 0 {
+            out.push_str(&format!(
+                " This is its {} offence in a row, so the restriction lasts longer than the last one.",
+                ordinal(u64::from(self.escalation_level) + 1)
+            ));
+        }
+        match &self.source {
+            Source::Automatic { alert } => {
+                out.push(' ');
+                out.push_str(&advice(*alert));
+                out.push_str(&format!(
+                    " If you know this traffic is expected, run: warden device trust {}",
+                    self.device
+                ));
+            }
+            Source::Owner => {
+                out.push_str(" You chose this yourself.");
+            }
+            Source::Feed { .. } => {
+                out.push_str(" warden's threat feed lists this type of device as compromised; install the vendor's latest firmware, or contact the vendor.");
+            }
+        }
+        out
+    }
+}
+
+/// "2026-01-15 13:00 UTC"
+fn short_time(t: Timestamp) -> String {
+    let full = t.to_string();
+    format!("{} {} UTC", &full[..10], &full[11..16])
+}
+
+impl Change {
+    /// A line for the log and the owner, for the changes people care about
+    /// (not for escalation bookkeeping).
+    pub fn message(&self) -> Option<String> {
+        match self {
+            Change::Started(d) => Some(d.message()),
+            Change::Extended {
+                device, expires, ..
+            } => Some(match expires {
+                Some(e) => format!(
+                    "Device {device} keeps misbehaving: warden keeps its restriction until {}.",
+                    short_time(*e)
+                ),
+                None => format!("Device {device} stays restricted until you release it."),
+            }),
+            Change::Ended {
+                device,
+                action,
+                why,
+                ..
+            } => {
+                let what = what_was_lifted(action);
+                Some(match why {
+                    EndReason::Expired => format!("warden lifted {what} on device {device}: its time ran out. If the device misbehaves again, warden will act again, for longer."),
+                    EndReason::Escalated => format!("warden replaced {what} on device {device} by a stronger measure, because it misbehaved again."),
+                    EndReason::Trusted => format!("warden lifted {what} on device {device} because you trust it."),
+                    EndReason::Released => format!("warden lifted {what} on device {device} because you released it."),
+                    EndReason::OwnerQuarantine => format!("Your quarantine of device {device} replaces {what}."),
+                    EndReason::Inconsistent => format!("warden dropped {what} on device {device}: it contradicted your choices."),
+                })
+            }
+            Change::Owner { device, choice, .. } => Some(match choice {
+                Some(Choice::Trust) => format!(
+                    "You trust device {device}: warden will not restrict it until you release it."
+                ),
+                Some(Choice::Quarantine) => format!(
+                    "You quarantined device {device}: it stays cut off until you release it."
+                ),
+                None => format!(
+                    "You released device {device}: warden watches it again and acts on its own."
+                ),
+            }),
+            Change::Escalation(_) => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_naturally() {
+        let s = 1_000_000_000i64;
+        assert_eq!(duration(0), "0 seconds");
+        assert_eq!(duration(s), "1 second");
+        assert_eq!(duration(90 * 60 * s), "90 minutes");
+        assert_eq!(duration(3_600 * s), "1 hour");
+        assert_eq!(duration(2 * 3_600 * s), "2 hours");
+        assert_eq!(duration(86_400 * s), "1 day");
+        assert_eq!(duration(36 * 3_600 * s), "36 hours");
+        assert_eq!(duration(2 * 86_400 * s), "2 days");
+        assert_eq!(duration(7 * 86_400 * s), "7 days");
+        assert_eq!(duration(-5), "0 seconds");
+    }
+
+    #[test]
+    fn ordinals() {
+        let got: Vec<String> = [1, 2, 3, 4, 11, 12, 13, 21, 22, 101, 111]
+            .into_iter()
+            .map(ordinal)
+            .collect();
+        assert_eq!(
+            got,
+            [
+                "1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "22nd", "101st",
+                "111th"
+            ]
+        );
+    }
+
+    #[test]
+    fn rates() {
+        assert_eq!(rate(125_000), "1.0 Mbit/s");
+        assert_eq!(rate(12_500), "100 kbit/s");
+    }
+}

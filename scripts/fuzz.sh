@@ -60,8 +60,10 @@ done
 
 export RUSTC_BOOTSTRAP=1
 started=$(date +%s)
+# Section headers carry the seconds since the start, to see where time goes.
+section() { echo "--- [$(( $(date +%s) - started ))s] $*"; }
 
-echo "--- tools"
+section "tools"
 # libfuzzer-sys compiles libFuzzer from C++ source.
 if ! command -v c++ >/dev/null && ! command -v g++ >/dev/null && ! command -v clang++ >/dev/null; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
@@ -77,7 +79,7 @@ fi
 cargo fuzz --version
 
 if [ "$seed" = 1 ]; then
-  echo "--- seed corpora from $data"
+  section "seed corpora from $data"
   if [ ! -d "$data" ]; then
     echo "error: $data is missing (use --data DIR, or --no-seed to fuzz from empty corpora)" >&2
     exit 1
@@ -86,7 +88,7 @@ if [ "$seed" = 1 ]; then
   CARGO_PROFILE_DEV_DEBUG=0 cargo run -q --manifest-path fuzz/Cargo.toml --example seed_corpus -- "$data" fuzz/corpus
 fi
 
-echo "--- build (sanitizer: $sanitizer)"
+section "build (sanitizer: $sanitizer)"
 if [ ${#targets[@]} = ${#ALL_TARGETS[@]} ]; then
   cargo fuzz build -s "$sanitizer"
 else
@@ -98,7 +100,7 @@ mkdir -p "$logs"
 failed=()
 summary=()
 for t in "${targets[@]}"; do
-  echo "--- $t: ${seconds}s"
+  section "$t: ${seconds}s"
   log="$logs/$t.log"
   mkdir -p "fuzz/corpus/$t"
   set +e
@@ -130,7 +132,7 @@ for t in "${targets[@]}"; do
   summary+=("$line")
 done
 
-echo "--- summary ($(( $(date +%s) - started ))s in all)"
+section "summary"
 printf '%s\n' "${summary[@]}"
 if [ ${#failed[@]} -gt 0 ]; then
   echo "error: fuzzing found problems in: ${failed[*]} (artifacts under fuzz/artifacts/, logs under $logs/)" >&2

@@ -37,7 +37,7 @@ pub use model::{
     RateLimit, TableName,
 };
 pub use nft::Nft;
-pub use script::script;
+pub use script::{script, MAX_BYTES_PER_S, MAX_PACKETS_PER_S};
 
 /// Why enforcement could not be done. Nothing changed in the kernel when
 /// any of these is returned: scripts are applied all or nothing.

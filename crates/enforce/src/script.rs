@@ -27,6 +27,10 @@ use ipnet::IpNet;
 use crate::model::{Allow, DeviceRules, Enforcement, Mac, Proto, Quarantine, RateLimit};
 use crate::EnforceError;
 
+/// Largest rate limits accepted (see `validate`).
+pub const MAX_PACKETS_PER_S: u32 = 100_000_000;
+pub const MAX_BYTES_PER_S: u64 = 10_000_000_000;
+
 /// nft refuses comments longer than this.
 const COMMENT_MAX: usize = 128;
 
@@ -115,6 +119,17 @@ fn validate(e: &Enforcement) -> Result<(), EnforceError> {
                     "rate limit",
                     mac,
                     "neither packets_per_s nor bytes_per_s is set",
+                ));
+            }
+            // Beyond these the kernel's token arithmetic overflows or
+            // rounds to nothing; no home link carries as much anyway.
+            if r.packets_per_s.is_some_and(|p| p.get() > MAX_PACKETS_PER_S)
+                || r.bytes_per_s.is_some_and(|b| b.get() > MAX_BYTES_PER_S)
+            {
+                return Err(EnforceError::invalid(
+                    "rate limit",
+                    mac,
+                    "above 100 million packets/s or 10 GB/s",
                 ));
             }
         }
@@ -339,9 +354,11 @@ fn rate_text(r: &RateLimit) -> String {
 /// Named limit objects, so the device's traffic through the router
 /// (forward) and to it (input) draws on one bucket.
 ///
-/// Bursts: a fifth of a second of traffic, at least 5 packets and at least
-/// 64 KiB, since a forwarded GRO packet can be that large and a byte bucket
-/// smaller than a packet would drop every such packet.
+/// Bursts: a packet bucket holds `burst` packets; a fifth of a second of
+/// traffic, at least 5. A byte bucket holds one second of the rate plus
+/// `burst` (the kernel's nft_limit); the burst tops it up to 64 KiB, since
+/// a forwarded GRO packet can be that large and a bucket smaller than a
+/// packet would drop every such packet.
 fn rate_limit_chain(s: &mut String, m: &Mac, d: &DeviceRules, r: &RateLimit) {
     let hex = m.hex();
     let reason = r.reason.as_str();
@@ -356,10 +373,13 @@ fn rate_limit_chain(s: &mut String, m: &Mac, d: &DeviceRules, r: &RateLimit) {
     }
     if let Some(b) = r.bytes_per_s {
         let b = b.get();
-        let burst = (b / 5).clamp(65_536, u64::from(u32::MAX));
+        let burst = match 65_536u64.saturating_sub(b) {
+            0 => String::new(),
+            n => format!(" burst {n} bytes"),
+        };
         let _ = writeln!(
             s,
-            "\tlimit rlb_{hex} {{\n\t\t{}\n\t\trate over {b} bytes/second burst {burst} bytes\n\t}}",
+            "\tlimit rlb_{hex} {{\n\t\t{}\n\t\trate over {b} bytes/second{burst}\n\t}}",
             device_comment(m, d, &format!("rate-limit {b} bytes/s"), reason)
         );
     }

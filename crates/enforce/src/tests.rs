@@ -254,7 +254,7 @@ fn devices_appear_in_sets_maps_and_own_chains() {
     assert!(text.contains(": jump qf_027700000010\n"));
     assert!(text.contains(": jump qi_027700000010\n"));
     assert!(text.contains("\t\trate over 100/second burst 20 packets\n"));
-    assert!(text.contains("\t\trate over 1000000 bytes/second burst 200000 bytes\n"));
+    assert!(text.contains("\t\trate over 1000000 bytes/second\n"));
 
     let rl = chain(&inet, "rl_027700000010");
     assert!(rl[1].starts_with("\t\tlimit name \"rlp_027700000010\" drop comment"));
@@ -421,6 +421,23 @@ fn a_device_without_actions_adds_nothing() {
 }
 
 #[test]
+fn small_byte_limits_get_a_bucket_of_at_least_64_kib() {
+    let mut e = full();
+    e.devices.get_mut(&plug()).unwrap().rate_limit = Some(RateLimit {
+        packets_per_s: None,
+        bytes_per_s: NonZeroU64::new(10_000),
+        reason: "flood".into(),
+    });
+    let s = script(&e).unwrap();
+    // One second of rate plus the burst: 10000 + 55536 = 65536.
+    assert!(
+        s.contains("\t\trate over 10000 bytes/second burst 55536 bytes\n"),
+        "{s}"
+    );
+    assert!(s.contains("\t\trate over 1000000 bytes/second\n"));
+}
+
+#[test]
 fn header_counts_actions() {
     let s = script(&full()).unwrap();
     assert!(s.contains(
@@ -453,6 +470,12 @@ fn unenforceable_values_are_refused_before_nft_runs() {
             proto: Some(Proto::Udp),
             port: Some(0),
         });
+    let mut huge = full();
+    huge.devices.get_mut(&plug()).unwrap().rate_limit = Some(RateLimit {
+        packets_per_s: None,
+        bytes_per_s: NonZeroU64::new(20_000_000_000),
+        reason: "flood".into(),
+    });
     let mut igd0 = full();
     igd0.igd_tcp_ports.push(0);
     let mut unspecified = full();
@@ -462,6 +485,7 @@ fn unenforceable_values_are_refused_before_nft_runs() {
     for (what, e) in [
         ("rate limit", no_bound),
         ("quarantine allow", port0),
+        ("rate limit", huge),
         ("IGD TCP port", igd0),
         ("router address", unspecified),
         ("router address", multicast),

@@ -1,12 +1,12 @@
 //! One interface: its ring, its health, and reopening it when it goes away.
 
 use std::iter::Peekable;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::time::{Duration, Instant};
 
 use netring::{BatchIter, Capture, PacketBatch, PacketDirection};
 use nix::errno::Errno;
-use nix::sys::socket::{getsockname, getsockopt, sockopt, LinkAddr};
+use nix::sys::socket::{getsockopt, sockopt};
 use tracing::{info, warn};
 use warden_decode::LinkType;
 
@@ -66,7 +66,6 @@ pub(crate) struct Iface {
     block_size: usize,
     block_count: usize,
     promiscuous: bool,
-    link: LinkType,
     state: State,
     health: Health,
     ever_opened: bool,
@@ -86,7 +85,6 @@ impl Iface {
             block_size,
             block_count,
             promiscuous: cfg.promiscuous,
-            link: LinkType::Ethernet,
             state: State::Closed,
             health: Health::New,
             ever_opened: false,
@@ -110,12 +108,11 @@ impl Iface {
     /// with a growing backoff.
     pub(crate) fn try_open(&mut self, now: Instant) -> Result<(), OpenError> {
         match self.open_capture() {
-            Ok((cap, ifindex, link)) => {
+            Ok((cap, ifindex)) => {
                 if self.ever_opened {
                     self.stats.reopens += 1;
                 }
                 self.ever_opened = true;
-                self.link = link;
                 self.state = State::Open { cap, ifindex };
                 self.stats.open = true;
                 self.backoff = FIRST_BACKOFF;
@@ -134,7 +131,7 @@ impl Iface {
         }
     }
 
-    fn open_capture(&self) -> Result<(Capture, u32, LinkType), OpenError> {
+    fn open_capture(&self) -> Result<(Capture, u32), OpenError> {
         let name = self.name();
         let ifindex = nix::net::if_::if_nametoindex(name).map_err(|e| match e {
             Errno::ENODEV | Errno::ENXIO => OpenError::Missing,
@@ -161,27 +158,14 @@ impl Iface {
             .build()
             .map_err(classify)?;
         // The name may have moved to a new interface between the lookup and
-        // the bind; what counts is what the socket is bound to.
-        let bound = getsockname::<LinkAddr>(cap.as_raw_fd())
-            .map_err(|e| OpenError::Other(format!("reading the bound address: {e}")))?;
-        if bound.ifindex() != ifindex as usize {
+        // the bind (nix cannot read a packet socket's own address, whose
+        // length is the hardware address's, so ask for the index again).
+        if nix::net::if_::if_nametoindex(name) != Ok(ifindex) {
             return Err(OpenError::Other(
                 "the interface was replaced while opening it".into(),
             ));
         }
-        let link = match bound.hatype() {
-            // ARPHRD_ETHER, and ARPHRD_LOOPBACK (an Ethernet header of zeros).
-            1 | 772 => LinkType::Ethernet,
-            // ARPHRD_NONE (tun, WireGuard): the frame is the IP packet.
-            0xfffe => LinkType::RawIp,
-            other => {
-                warn!(
-                    "{name}: link type ARPHRD {other} is not decoded; its frames count as unsupported"
-                );
-                LinkType::Unknown(0x1_0000 + u32::from(other))
-            }
-        };
-        Ok((cap, ifindex, link))
+        Ok((cap, ifindex))
     }
 
     /// Periodic look: kernel drop counters, socket errors, whether the
@@ -201,11 +185,10 @@ impl Iface {
             getsockopt(cap, sockopt::SocketError),
             Ok(e) if e == Errno::ENETDOWN as i32
         );
-        // After the interface is deleted the socket reports ifindex -1; a
-        // re-created interface of the same name has a new index.
-        let bound = getsockname::<LinkAddr>(cap.as_raw_fd()).map(|a| a.ifindex());
+        // A deleted interface's name resolves to nothing; a re-created one
+        // has a new index. Either way this socket will see nothing more.
         let current = nix::net::if_::if_nametoindex(self.name());
-        let same = bound == Ok(ifindex as usize) && current == Ok(ifindex);
+        let same = current == Ok(ifindex);
         self.refresh_drops();
         if !same {
             let why = if current.is_err() {
@@ -238,7 +221,6 @@ impl Iface {
         let Iface {
             state,
             stats,
-            link,
             health,
             ..
         } = self;
@@ -254,7 +236,6 @@ impl Iface {
             packets: batch.iter().peekable(),
             _batch: batch,
             stats,
-            link: *link,
         })
     }
 
@@ -313,7 +294,6 @@ pub(crate) struct Cursor<'a> {
     packets: Peekable<BatchIter<'a>>,
     _batch: PacketBatch<'a>,
     stats: &'a mut InterfaceStats,
-    link: LinkType,
 }
 
 impl Cursor<'_> {
@@ -335,9 +315,17 @@ impl Cursor<'_> {
         } else {
             s.incoming += 1;
         }
+        // Ethernet-like links (Ethernet, bridges, veth, Wi-Fi in AP mode,
+        // loopback) carry a 6-byte hardware address; links without one
+        // (tun, WireGuard) carry bare IP packets.
+        let link = if p.source_ll_addr().is_empty() {
+            LinkType::RawIp
+        } else {
+            LinkType::Ethernet
+        };
         on_frame(Frame {
             ts_ns: ts_ns(p.timestamp()),
-            link: self.link,
+            link,
             data: p.data(),
             wire_len,
         });

@@ -126,12 +126,28 @@ impl Nft {
         })
     }
 
+    /// `nft` from `PATH`, or from /usr/sbin when `PATH` lacks the sbin
+    /// directories (a non-login root shell, a service manager).
+    fn command(&self) -> Command {
+        let program = if self.program.as_os_str() == "nft" && !in_path("nft") {
+            ["/usr/sbin/nft", "/sbin/nft"]
+                .iter()
+                .map(PathBuf::from)
+                .find(|p| p.exists())
+                .unwrap_or_else(|| self.program.clone())
+        } else {
+            self.program.clone()
+        };
+        Command::new(program)
+    }
+
     fn run(&self, args: &[&str], stdin: Option<&str>) -> Result<String, EnforceError> {
         let spawn_err = |source: std::io::Error| EnforceError::Spawn {
             program: self.program.clone(),
             source,
         };
-        let mut child = Command::new(&self.program)
+        let mut child = self
+            .command()
             .args(args)
             .stdin(if stdin.is_some() {
                 Stdio::piped()
@@ -175,4 +191,10 @@ impl Nft {
             detail: e.to_string(),
         })
     }
+}
+
+fn in_path(name: &str) -> bool {
+    std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).any(|dir| dir.join(name).is_file()))
+        .unwrap_or(false)
 }

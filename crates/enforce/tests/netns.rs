@@ -431,6 +431,9 @@ fn a_failed_transaction_changes_nothing() {
     }
     assert!(err.to_string().contains("nft -f - failed"), "{err}");
     assert_eq!(lab.nft().current(&old).unwrap(), before, "partly applied");
+    // A check (for --dry-run) accepts the good state and changes nothing.
+    in_ns(&lab.router, || warden_enforce::Nft::default().check(&new)).unwrap();
+    assert_eq!(lab.nft().current(&old).unwrap(), before, "check applied");
 }
 
 #[test]

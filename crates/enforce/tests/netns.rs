@@ -39,6 +39,7 @@ fn quarantine_blocks_the_internet_and_the_lan_keeps_dns_and_spares_dev2() {
     let lab = Lab::new("quar");
     // Dual-stack: one socket answers IPv4 and IPv6.
     let _dns = UdpEcho::start(&lab.router, sa("::", 53));
+    let _dhcp = UdpEcho::start(&lab.router, sa("0.0.0.0", 67));
     let _ui = TcpServer::start(&lab.router, sa(ROUTER_LAN, 8080));
     let _web = TcpServer::start(&lab.inet, sa(INET_IP, 443));
     let _web6 = TcpServer::start(&lab.inet, sa(INET_IP6, 443));
@@ -77,6 +78,10 @@ fn quarantine_blocks_the_internet_and_the_lan_keeps_dns_and_spares_dev2() {
         "DNS to the router over IPv6 was blocked (neighbour discovery?)"
     );
     assert!(!ui, "quarantined dev still reaches the router's TCP 8080");
+    assert!(
+        udp_echoes(&lab.dev, sa(ROUTER_LAN, 67)),
+        "DHCP to the router was blocked"
+    );
     assert!(
         !ping(&lab.dev, ROUTER_LAN),
         "quarantined dev still pings the router"

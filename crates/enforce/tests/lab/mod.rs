@@ -539,6 +539,9 @@ impl UdpCounter {
         let sock = in_ns(ns, || UdpSocket::bind(at)).unwrap_or_else(|e| panic!("bind {at}: {e}"));
         sock.set_read_timeout(Some(Duration::from_millis(50)))
             .unwrap();
+        // 8 MiB, past rmem_max (root may): a receiver starved by a busy
+        // machine must not lose what the firewall let through.
+        rustix::net::sockopt::set_socket_recv_buffer_size_force(&sock, 8 << 20).unwrap();
         let (packets, bytes, stop) = (
             Arc::new(AtomicU64::new(0)),
             Arc::new(AtomicU64::new(0)),

@@ -6,9 +6,10 @@
 #   scripts/fuzz.sh --target dns_message --seconds 600
 #
 # Installs cargo-fuzz if missing, writes seed corpora from the real captures
-# (../shared/data/iot-sentinel), builds the targets once, then runs each for
-# the given time. Exits non-zero if any target finds a crash, panic, timeout
-# or out-of-memory, after printing the path of the input that caused it.
+# (../shared/data/iot-sentinel), builds the targets once, then runs each
+# target for the given time. Exits non-zero if any target finds a
+# crash, panic, timeout or out-of-memory, after printing the path of the
+# input that caused it.
 # Works on the stable toolchain: cargo-fuzz needs nightly flags, which
 # RUSTC_BOOTSTRAP=1 allows.
 set -euo pipefail
@@ -24,7 +25,7 @@ seed=1
 cargo_fuzz_version=0.13.2
 
 usage() {
-  sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
   cat <<EOF
 
 Options:
@@ -84,16 +85,13 @@ if [ "$seed" = 1 ]; then
     echo "error: $data is missing (use --data DIR, or --no-seed to fuzz from empty corpora)" >&2
     exit 1
   fi
-  # Debug build: it only reads a few MB, and builds faster than release.
+  # A plain debug build (the fuzz build's instrumented code only links into
+  # libFuzzer targets): it reads a few MB, and builds faster than release.
   CARGO_PROFILE_DEV_DEBUG=0 cargo run -q --manifest-path fuzz/Cargo.toml --example seed_corpus -- "$data" fuzz/corpus
 fi
 
 section "build (sanitizer: $sanitizer)"
-if [ ${#targets[@]} = ${#ALL_TARGETS[@]} ]; then
-  cargo fuzz build -s "$sanitizer"
-else
-  for t in "${targets[@]}"; do cargo fuzz build -s "$sanitizer" "$t"; done
-fi
+cargo fuzz build -s "$sanitizer"
 
 logs=fuzz/artifacts/logs
 mkdir -p "$logs"

@@ -187,6 +187,20 @@ impl Pipeline {
         }
     }
 
+    /// Moves the clock to `now_ns` without a frame: a live source calls it
+    /// when the network is quiet, so detectors still end their seconds and
+    /// time out unanswered attempts. Time never goes back; the frames that
+    /// follow must not be older than `now_ns` by more than the sources'
+    /// ordering bound.
+    pub fn advance(&mut self, now_ns: i64, sink: &mut dyn Sink) {
+        if now_ns > self.clock_ns {
+            self.clock_ns = now_ns;
+            if now_ns >= self.next_tick_ns {
+                self.tick(sink);
+            }
+        }
+    }
+
     /// The report of everything seen so far.
     pub fn report(&self, input: InputReport) -> Report {
         Report::build(self, input)

@@ -331,3 +331,40 @@ fn hostile_frames_are_counted_not_fatal() {
     assert!(s.decode_errors.values().sum::<u64>() > 0);
     assert!(p.devices().len() <= 4096);
 }
+
+#[test]
+fn a_quiet_network_still_ends_scans_by_the_clock() {
+    // Ten SYNs to ten addresses, never answered, then silence: only the
+    // clock can time the attempts out. `advance` is that clock.
+    let mut p = Pipeline::new(&Config::default());
+    let mut frames = Vec::new();
+    for i in 0..10u8 {
+        let mut f = Vec::new();
+        PacketBuilder::ethernet2(CAM, ROUTER)
+            .ipv4([192, 168, 1, 20], [198, 51, 100, i + 1], 64)
+            .tcp(40000 + u16::from(i), 23, 1, 1000)
+            .syn()
+            .write(&mut f, &[])
+            .unwrap();
+        frames.push((T0 + i64::from(i) * SEC / 10, f));
+    }
+    for (ts, f) in &frames {
+        p.process(
+            &Frame {
+                ts_ns: *ts,
+                link: LinkType::Ethernet,
+                data: f,
+                wire_len: f.len() as u32,
+            },
+            &mut CollectOnly,
+        );
+    }
+    assert!(device(&p, CAM).unwrap().alerts.is_empty());
+    p.advance(T0 + 5 * SEC, &mut CollectOnly);
+    let cam = device(&p, CAM).unwrap();
+    assert_eq!(cam.alerts.len(), 1);
+    assert_eq!(cam.alerts[0].kind, AlertKind::Scan);
+    // The clock never runs backwards.
+    p.advance(T0, &mut CollectOnly);
+    assert_eq!(device(&p, CAM).unwrap().alerts.len(), 1);
+}

@@ -137,6 +137,29 @@ impl Decision {
     }
 }
 
+impl Decision {
+    /// One line for a timeline: what warden did to which device, for how
+    /// long, and why (without the advice of [`message`](Self::message)).
+    pub fn headline(&self) -> String {
+        let what = match self.action {
+            Action::Notify => "noted an alert on",
+            Action::RateLimit { .. } => "rate-limited",
+            Action::BlockSmtp => "blocked outgoing mail of",
+            Action::BlockUpnp => "blocked UPnP for",
+            Action::Quarantine => "quarantined",
+        };
+        let how_long = match self.expires {
+            Some(e) => format!("for {}", duration(e.0.saturating_sub(self.start.0))),
+            None => "until you release it".to_owned(),
+        };
+        format!(
+            "warden {what} {} {how_long}: {}",
+            self.device,
+            self.reason.text.trim()
+        )
+    }
+}
+
 /// "2026-01-15 13:00 UTC"
 fn short_time(t: Timestamp) -> String {
     let full = t.to_string();
@@ -144,6 +167,15 @@ fn short_time(t: Timestamp) -> String {
 }
 
 impl Change {
+    /// One line for a timeline: [`Decision::headline`] for a new decision,
+    /// [`message`](Self::message) for the others.
+    pub fn headline(&self) -> Option<String> {
+        match self {
+            Change::Started(d) => Some(d.headline()),
+            other => other.message(),
+        }
+    }
+
     /// A line for the log and the owner, for the changes people care about
     /// (not for escalation bookkeeping).
     pub fn message(&self) -> Option<String> {

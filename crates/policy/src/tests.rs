@@ -539,6 +539,14 @@ fn messages_say_what_happened_what_warden_did_and_what_to_do() {
     assert!(m.contains("for 2 hours"), "{m}");
     assert!(m.contains("2nd offence in a row"), "{m}");
 
+    let h = Change::Started(started(&changes)[0].clone())
+        .headline()
+        .unwrap();
+    assert_eq!(
+        h,
+        format!("warden quarantined 00:11:22:33:44:0e for 2 hours: {text}")
+    );
+
     let changes = p.quarantine(mac(1), T0);
     let m = started(&changes)[0].message();
     assert!(

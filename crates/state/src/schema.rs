@@ -1,0 +1,121 @@
+//! The schema, as an ordered list of migrations. The database's
+//! `PRAGMA user_version` is the number of migrations applied; opening a
+//! database applies the missing ones, each in one transaction with the
+//! version bump, so a crash mid-migration leaves the old version intact.
+//! Never edit a released migration: append a new one.
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use crate::StateError;
+
+/// Migration `i` takes the schema from version `i` to `i + 1`.
+pub const MIGRATIONS: &[&str] = &[V1];
+
+/// Version 1. Times are nanoseconds since the Unix epoch (UTC); MACs are
+/// lower-case `aa:bb:cc:dd:ee:ff`; JSON columns are checked with
+/// `json_valid`. STRICT tables refuse values of the wrong type.
+const V1: &str = r#"
+CREATE TABLE devices (
+    mac TEXT PRIMARY KEY NOT NULL CHECK (length(mac) = 17),
+    first_seen INTEGER NOT NULL,
+    last_seen INTEGER NOT NULL,
+    -- Given by the owner; warden never changes it.
+    name TEXT,
+    vendor TEXT,
+    -- The latest identity (warden_identify::Identity as JSON).
+    identity TEXT CHECK (identity IS NULL OR json_valid(identity)),
+    -- The policy's escalation memory (warden_policy::Escalation).
+    escalation_level INTEGER NOT NULL DEFAULT 0,
+    escalation_until INTEGER
+) STRICT;
+
+CREATE TABLE alerts (
+    id INTEGER PRIMARY KEY,
+    device TEXT NOT NULL REFERENCES devices(mac) ON DELETE CASCADE,
+    kind TEXT NOT NULL CHECK (kind IN ('flood', 'scan', 'spam', 'brute-force')),
+    detected_at INTEGER NOT NULL,
+    confidence REAL NOT NULL,
+    summary TEXT NOT NULL,
+    evidence TEXT NOT NULL CHECK (json_valid(evidence))
+) STRICT;
+CREATE INDEX alerts_by_device ON alerts (device, detected_at);
+CREATE INDEX alerts_by_time ON alerts (detected_at);
+
+CREATE TABLE decisions (
+    -- The policy's decision id.
+    id INTEGER PRIMARY KEY,
+    device TEXT NOT NULL REFERENCES devices(mac) ON DELETE CASCADE,
+    -- warden_policy::Action as JSON, e.g. {"action":"quarantine"}.
+    action TEXT NOT NULL CHECK (json_valid(action)),
+    reason TEXT NOT NULL,
+    alert_kind TEXT,
+    evidence TEXT NOT NULL,
+    -- automatic:<alert kind> | owner | feed:<entry>
+    source TEXT NOT NULL,
+    start INTEGER NOT NULL,
+    -- NULL: until the owner changes it.
+    expires INTEGER,
+    escalation_level INTEGER NOT NULL,
+    ended_at INTEGER,
+    end_reason TEXT,
+    CHECK ((ended_at IS NULL) = (end_reason IS NULL))
+) STRICT;
+CREATE INDEX decisions_open ON decisions (device) WHERE ended_at IS NULL;
+CREATE INDEX decisions_by_device ON decisions (device, id);
+
+CREATE TABLE owner_choices (
+    device TEXT PRIMARY KEY NOT NULL REFERENCES devices(mac) ON DELETE CASCADE,
+    choice TEXT NOT NULL CHECK (choice IN ('trust', 'quarantine')),
+    since INTEGER NOT NULL
+) STRICT;
+
+-- What happened and what warden did, for the timeline of the dashboard.
+-- No foreign key: the story outlives a forgotten device.
+CREATE TABLE events (
+    id INTEGER PRIMARY KEY,
+    at INTEGER NOT NULL,
+    device TEXT,
+    kind TEXT NOT NULL,
+    message TEXT NOT NULL,
+    data TEXT CHECK (data IS NULL OR json_valid(data))
+) STRICT;
+CREATE INDEX events_by_time ON events (at);
+
+CREATE TABLE meta (
+    key TEXT PRIMARY KEY NOT NULL,
+    value INTEGER NOT NULL
+) STRICT;
+INSERT INTO meta (key, value) VALUES ('next_decision_id', 1);
+"#;
+
+pub fn version(conn: &Connection) -> Result<u32, StateError> {
+    let v: i64 = conn.query_row("SELECT user_version FROM pragma_user_version", [], |r| {
+        r.get(0)
+    })?;
+    Ok(u32::try_from(v).unwrap_or(u32::MAX))
+}
+
+/// Brings the database up to `migrations.len()`.
+pub fn migrate(conn: &mut Connection, migrations: &[&str], path: &str) -> Result<(), StateError> {
+    let known = migrations.len() as u32;
+    loop {
+        // Read the version inside the write transaction: two processes
+        // opening a new file at once must not both migrate.
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let found = version(&tx)?;
+        if found > known {
+            return Err(StateError::TooNew {
+                path: path.to_owned(),
+                found,
+                known,
+            });
+        }
+        if found == known {
+            tx.commit()?;
+            return Ok(());
+        }
+        tx.execute_batch(migrations[found as usize])?;
+        tx.pragma_update(None, "user_version", found + 1)?;
+        tx.commit()?;
+    }
+}

@@ -42,7 +42,7 @@ pub use decision::{
     evidence_line, AlertSummary, Change, Choice, Decision, EndReason, Escalation, OwnerChoice,
     Reason, Source, MAX_EVIDENCE, MAX_TEXT,
 };
-pub use message::duration;
+pub use message::{duration, messages};
 pub use warden_decode::Mac;
 pub use warden_detect::{AlertKind, Timestamp};
 

@@ -42,19 +42,20 @@ fn ordinal(n: u64) -> String {
     format!("{n}{suffix}")
 }
 
+/// What warden did, as a verb phrase ("warden " goes before it).
 fn what_warden_did(action: &Action) -> String {
     match action {
-        Action::Notify => "warden has not restricted it: for this kind of alert it is set to tell you only".into(),
+        Action::Notify => "has not restricted it (for this kind of alert it is set to tell you only)".into(),
         Action::RateLimit {
             packets_per_s,
             bytes_per_s,
         } => format!(
-            "warden limited everything it sends to {packets_per_s} packets and {} per second",
+            "limited everything it sends to {packets_per_s} packets per second and {}",
             rate(*bytes_per_s)
         ),
-        Action::BlockSmtp => "warden blocked its outgoing mail connections (ports 25, 465 and 587)".into(),
-        Action::BlockUpnp => "warden stopped it from opening ports on your router (UPnP)".into(),
-        Action::Quarantine => "warden cut it off from the network, except for the few services a quarantined device may still use (by default name lookups and the clock)".into(),
+        Action::BlockSmtp => "blocked its outgoing mail (ports 25, 465 and 587)".into(),
+        Action::BlockUpnp => "stopped it from opening ports on your router (UPnP)".into(),
+        Action::Quarantine => "cut it off from the network (only name lookups, the clock and allowed update servers still work)".into(),
     }
 }
 
@@ -98,43 +99,100 @@ impl Decision {
     /// The decision told to a person: what happened, what warden did and
     /// for how long, and what to do about it.
     pub fn message(&self) -> String {
-        let mut out = sentence(&self.reason.text);
-        out.push_str(&what_warden_did(&self.action));
-        match self.expires {
-            Some(e) => out.push_str(&format!(
-                " for {}, until {}.",
-                duration(e.0.saturating_sub(self.start.0)),
-                short_time(e)
-            )),
-            None => out.push_str(&format!(
-                ", until you release it (warden device release {}).",
-                self.device
-            )),
-        }
-        if self.escalation_level > 0 {
+        compose(&[self])
+    }
+
+    /// Whether two decisions were taken together, for the same reason, and
+    /// read best as one message.
+    fn same_notice(&self, other: &Decision) -> bool {
+        self.device == other.device
+            && self.source == other.source
+            && self.start == other.start
+            && self.expires == other.expires
+            && self.escalation_level == other.escalation_level
+            && self.reason == other.reason
+    }
+}
+
+/// One message for decisions taken together (`ds` is not empty and all
+/// `same_notice`).
+fn compose(ds: &[&Decision]) -> String {
+    let first = ds[0];
+    let mut out = sentence(&first.reason.text);
+    let did: Vec<String> = ds.iter().map(|d| what_warden_did(&d.action)).collect();
+    out.push_str("warden ");
+    out.push_str(&match did.as_slice() {
+        [one] => one.clone(),
+        [init @ .., last] => format!("{}, and {last},", init.join(", ")),
+        [] => String::new(),
+    });
+    match first.expires {
+        Some(e) => out.push_str(&format!(
+            " for {}, until {}.",
+            duration(e.0.saturating_sub(first.start.0)),
+            short_time(e)
+        )),
+        None => out.push_str(&format!(
+            " until you release it (warden device release {}).",
+            first.device
+        )),
+    }
+    if first.escalation_level > 0 {
+        out.push_str(&format!(
+            " This is its {} offence in a row, so the restriction lasts longer than the last one.",
+            ordinal(u64::from(first.escalation_level) + 1)
+        ));
+    }
+    match &first.source {
+        Source::Automatic { alert } => {
+            out.push(' ');
+            out.push_str(&advice(*alert));
             out.push_str(&format!(
-                " This is its {} offence in a row, so the restriction lasts longer than the last one.",
-                ordinal(u64::from(self.escalation_level) + 1)
+                " If you know this traffic is expected, run: warden device trust {}",
+                first.device
             ));
         }
-        match &self.source {
-            Source::Automatic { alert } => {
-                out.push(' ');
-                out.push_str(&advice(*alert));
-                out.push_str(&format!(
-                    " If you know this traffic is expected, run: warden device trust {}",
-                    self.device
-                ));
-            }
-            Source::Owner => {
-                out.push_str(" You chose this yourself.");
-            }
-            Source::Feed { .. } => {
-                out.push_str(" warden's threat feed lists this type of device as compromised; install the vendor's latest firmware, or contact the vendor.");
-            }
-        }
-        out
+        Source::Owner => out.push_str(" You chose this yourself."),
+        Source::Feed { .. } => out.push_str(
+            " warden's threat feed lists this type of device as compromised; install the vendor's latest firmware, or contact the vendor.",
+        ),
     }
+    out
+}
+
+/// The messages for people from one policy call's changes: decisions
+/// taken together become one message, and bookkeeping (escalation
+/// memory, a decision replaced by a stronger one that has its own
+/// message) is left out. What the log line and the webhook say.
+pub fn messages(changes: &[Change]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut group: Vec<&Decision> = Vec::new();
+    for c in changes {
+        if let Change::Started(d) = c {
+            if group.first().is_some_and(|g| !g.same_notice(d)) {
+                out.push(compose(&group));
+                group.clear();
+            }
+            group.push(d);
+            continue;
+        }
+        if !group.is_empty() {
+            out.push(compose(&group));
+            group.clear();
+        }
+        if let Change::Ended {
+            why: EndReason::Escalated,
+            ..
+        } = c
+        {
+            continue;
+        }
+        out.extend(c.message());
+    }
+    if !group.is_empty() {
+        out.push(compose(&group));
+    }
+    out
 }
 
 impl Decision {

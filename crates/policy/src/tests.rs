@@ -523,10 +523,18 @@ fn messages_say_what_happened_what_warden_did_and_what_to_do() {
     let text = "This D-Link device (DCS-935L) sent 9,000 UDP packets per second to one internet address (203.0.113.5) for 12 seconds: it is probably part of a botnet attack.";
     let s = AlertSummary::new(text, "udp flood");
     let changes = p.on_alert(dev, AlertKind::Flood, &s, T0);
+    // One message for the decisions taken together.
+    let all = messages(&changes);
+    assert_eq!(all.len(), 1, "{all:?}");
+    assert!(
+        all[0].contains("warden limited everything it sends to 100 packets per second and 1.0 Mbit/s, and stopped it from opening ports on your router (UPnP), for 1 hour"),
+        "{}",
+        all[0]
+    );
     let m = started(&changes)[0].message();
     assert!(m.starts_with(text), "{m}");
     assert!(
-        m.contains("limited everything it sends to 100 packets and 1.0 Mbit/s per second for 1 hour, until 2026-01-15 13:00 UTC"),
+        m.contains("warden limited everything it sends to 100 packets per second and 1.0 Mbit/s for 1 hour, until 2026-01-15 13:00 UTC."),
         "{m}"
     );
     assert!(m.contains("firmware") && m.contains("factory-reset"), "{m}");
@@ -534,6 +542,11 @@ fn messages_say_what_happened_what_warden_did_and_what_to_do() {
     assert!(!m.contains("offence"), "{m}");
 
     let changes = p.on_alert(dev, AlertKind::Flood, &s, at(60 * S));
+    assert_eq!(
+        messages(&changes),
+        vec![started(&changes)[0].message()],
+        "the replaced limits need no message of their own"
+    );
     let m = started(&changes)[0].message();
     assert!(m.contains("cut it off from the network"), "{m}");
     assert!(m.contains("for 2 hours"), "{m}");
@@ -557,6 +570,7 @@ fn messages_say_what_happened_what_warden_did_and_what_to_do() {
         m.contains("until you release it (warden device release 00:11:22:33:44:01)"),
         "{m}"
     );
+    assert_eq!(messages(&changes).len(), 2, "the choice and the quarantine");
     for c in changes.iter().chain(p.release(mac(1), at(S)).iter()) {
         assert!(c.message().is_some_and(|m| m.contains("00:11:22:33:44:01")));
     }

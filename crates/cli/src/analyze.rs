@@ -8,7 +8,10 @@ use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use ipnet::IpNet;
 use warden_capture::{FrameSource, PcapFile};
-use warden_pipeline::{CollectOnly, Config, InputReport, Pipeline, Report};
+use warden_detect::{Alert, Timestamp};
+use warden_devices::Device;
+use warden_pipeline::{Config, InputReport, Pipeline, Report, Sink};
+use warden_policy::{AlertSummary, Change, Decision, Policy};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -42,23 +45,84 @@ pub fn run(args: Args) -> Result<ExitCode> {
         cfg.devices.lan = args.lan.clone();
     }
     let show_progress = !args.json && std::io::stdout().is_terminal();
-    let report = analyze_files(&cfg, &args.captures, show_progress)?;
+    let analysis = analyze_files(&cfg, &args.captures, show_progress)?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     if args.json {
-        serde_json::to_writer(&mut out, &report)?;
+        serde_json::to_writer(&mut out, &analysis.json()?)?;
         writeln!(out)?;
     } else {
-        crate::table::print(&mut out, &report, args.all)?;
+        crate::table::print(&mut out, &analysis.report, args.all)?;
+        crate::table::print_decisions(&mut out, &analysis.decisions)?;
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)
 }
 
+/// What `warden analyze` found, and what the policy would have done.
+pub struct Analysis {
+    pub report: Report,
+    /// Every decision the policy would have started, in order. Offline,
+    /// nothing is enforced.
+    pub decisions: Vec<Decision>,
+}
+
+impl Analysis {
+    /// The JSON document: the report with `decisions` beside `devices`
+    /// (docs/json-output.md).
+    pub fn json(&self) -> Result<serde_json::Value> {
+        let mut doc = serde_json::to_value(&self.report)?;
+        if let Some(map) = doc.as_object_mut() {
+            map.insert("decisions".into(), serde_json::to_value(&self.decisions)?);
+        }
+        Ok(doc)
+    }
+}
+
+/// The offline sink: every alert goes through the policy, as `warden run`
+/// would send it, and the decisions are collected instead of enforced.
+struct WouldDecide {
+    policy: Policy,
+    started: Vec<Decision>,
+}
+
+impl WouldDecide {
+    fn keep(&mut self, changes: Vec<Change>) {
+        self.started
+            .extend(changes.into_iter().filter_map(|c| match c {
+                Change::Started(d) => Some(d),
+                _ => None,
+            }));
+    }
+}
+
+impl Sink for WouldDecide {
+    fn alert(&mut self, device: &Device, alert: &Alert) {
+        let summary = AlertSummary::of(alert, &device.label());
+        let changes = self
+            .policy
+            .on_alert(device.mac, alert.kind, &summary, alert.detected_at);
+        self.keep(changes);
+    }
+
+    fn update(&mut self, device: &Device, alert: &Alert) {
+        // The incident goes on as of the device's latest packet.
+        let now = Timestamp(device.last_seen_ns.max(alert.detected_at.0));
+        let summary = AlertSummary::of(alert, &device.label());
+        let changes = self
+            .policy
+            .on_ongoing(device.mac, alert.kind, &summary, now);
+        self.keep(changes);
+    }
+}
+
 /// Runs the pipeline over the files, in order, as one timeline.
-pub fn analyze_files(cfg: &Config, paths: &[PathBuf], progress: bool) -> Result<Report> {
+pub fn analyze_files(cfg: &Config, paths: &[PathBuf], progress: bool) -> Result<Analysis> {
     let mut pipeline = Pipeline::new(cfg);
-    let mut sink = CollectOnly;
+    let mut sink = WouldDecide {
+        policy: Policy::new(cfg.policy.clone())?,
+        started: Vec::new(),
+    };
     let mut input = InputReport::default();
     for path in paths {
         let bar = progress.then(|| progress_bar(path)).flatten();
@@ -86,7 +150,10 @@ pub fn analyze_files(cfg: &Config, paths: &[PathBuf], progress: bool) -> Result<
         });
     }
     pipeline.finish(&mut sink);
-    Ok(pipeline.report(input))
+    Ok(Analysis {
+        report: pipeline.report(input),
+        decisions: sink.started,
+    })
 }
 
 fn progress_bar(path: &Path) -> Option<ProgressBar> {

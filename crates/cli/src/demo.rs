@@ -62,7 +62,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
     writeln!(out, "Analyzing it with warden:\n")?;
     let report =
         crate::analyze::analyze_files(&Config::default(), std::slice::from_ref(&capture), false)?;
+    let (report, decisions) = (report.report, report.decisions);
     crate::table::print(&mut out, &report, false)?;
+    crate::table::print_decisions(&mut out, &decisions)?;
     writeln!(out)?;
     ground_truth(&mut out, &labels, &report)?;
     if args.keep.is_some() {

@@ -129,3 +129,23 @@ pub fn print(out: &mut impl Write, r: &Report, all: bool) -> io::Result<()> {
     }
     Ok(())
 }
+
+/// What warden would have done about the alerts (offline, nothing is
+/// enforced; `warden run` does it).
+pub fn print_decisions(
+    out: &mut impl Write,
+    decisions: &[warden_policy::Decision],
+) -> io::Result<()> {
+    if decisions.is_empty() {
+        return Ok(());
+    }
+    writeln!(out)?;
+    writeln!(
+        out,
+        "What warden would have done (`warden run` does it by itself):"
+    )?;
+    for d in decisions {
+        writeln!(out, "  {} {}", d.start, d.headline())?;
+    }
+    Ok(())
+}

@@ -57,10 +57,21 @@ fn analyze_json_finds_the_labelled_attackers() {
             .iter()
             .map(|a| a["kind"].as_str().unwrap())
             .collect();
+        // What warden would have done about it (the default policy
+        // quarantines scanners; nothing happens to the others).
+        let actions: Vec<&str> = report["decisions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|x| x["device"] == d["mac"])
+            .map(|x| x["action"].as_str().unwrap())
+            .collect();
         if d["label"] == "infected" {
             assert!(kinds.contains(&"scan"), "{}: {kinds:?}", d["mac"]);
+            assert_eq!(actions, ["quarantine"], "{}", d["mac"]);
         } else {
             assert!(kinds.is_empty(), "{}: {kinds:?}", d["mac"]);
+            assert!(actions.is_empty(), "{}: {actions:?}", d["mac"]);
         }
     }
 }

@@ -9,7 +9,7 @@ fn count(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -35,6 +35,8 @@ fn addresses(targets: &[IpAddr], noun: &str) -> String {
     let place = if internet { "internet " } else { "" };
     match targets {
         [one] => format!("one {place}{noun} ({one})"),
+        // "address" -> "addresses"; other nouns take an s.
+        many if noun.ends_with('s') => format!("{} {place}{noun}es", many.len()),
         many => format!("{} {place}{noun}s", many.len()),
     }
 }
@@ -117,6 +119,19 @@ pub fn summary(alert: &Alert, device: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plural_of_address() {
+        let two = [
+            IpAddr::from([198, 51, 100, 1]),
+            IpAddr::from([198, 51, 100, 2]),
+        ];
+        assert_eq!(addresses(&two, "address"), "2 internet addresses");
+        assert_eq!(
+            addresses(&two[..1], "address"),
+            "one internet address (198.51.100.1)"
+        );
+    }
 
     #[test]
     fn thousands() {

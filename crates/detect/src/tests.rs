@@ -275,7 +275,11 @@ fn sweep(r: &mut Run, rate: i64, probes: i64, seed: u64) {
     for i in 0..probes {
         let ts = T0 + i * SEC / rate;
         let dst = rng.public_ip();
-        let port = if rng.next() % 10 == 0 { 2323 } else { 23 };
+        let port = if rng.next().is_multiple_of(10) {
+            2323
+        } else {
+            23
+        };
         r.feed(out(ts, dst, port, tcp(TcpFlags::SYN), 60));
         match rng.next() % 100 {
             0 | 1 => r.feed(inb(
@@ -338,7 +342,7 @@ fn browsing_and_broken_ipv6_are_not_scans() {
         let mut s = out(ts, dst, 443, tcp(TcpFlags::SYN), 60);
         s.remote_named = true;
         r.feed(s);
-        if rng.next() % 10 != 0 {
+        if !rng.next().is_multiple_of(10) {
             r.feed(inb(
                 ts + 30_000_000,
                 dst,

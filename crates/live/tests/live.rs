@@ -252,9 +252,7 @@ fn an_interface_deleted_and_recreated_is_reopened_and_a_flap_needs_no_reopen() {
         reopened_at.elapsed()
     );
     lab.send_from_peer((10_000..10_050u32).map(|i| frame(i, 100, 0xaa)).collect());
-    assert!(wait_for(PATIENCE, || run
-        .count(|g| g.seq >= 10_000)
-        == 50));
+    assert!(wait_for(PATIENCE, || run.count(|g| g.seq >= 10_000) == 50));
     let (stats, _) = run.finish();
     assert_eq!(stats.reopens, 1, "{stats:?}");
     assert!(stats.interfaces[0].open);
@@ -356,8 +354,7 @@ fn a_burst_bigger_than_the_ring_is_counted_as_drops_and_capture_goes_on() {
     // Capture goes on after the burst.
     lab.send_from_peer((100_000..100_010u32).map(|i| frame(i, 200, 0xaa)).collect());
     assert!(
-        wait_for(PATIENCE, || run.count(|g| g.seq >= 100_000)
-            == 10),
+        wait_for(PATIENCE, || run.count(|g| g.seq >= 100_000) == 10),
         "no frames after the burst"
     );
     let (stats, seen) = run.finish();

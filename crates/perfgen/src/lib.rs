@@ -303,7 +303,7 @@ impl Lan {
 
     /// One datagram of a UDP exchange; true when the exchange is over.
     fn udp_frame(&mut self, f: &mut Flow) -> bool {
-        let out = f.step % 2 == 0;
+        let out = f.step.is_multiple_of(2);
         f.step += 1;
         let (src_port, dst_port) = if out {
             (f.local_port, f.remote_port)

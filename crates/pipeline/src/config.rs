@@ -6,12 +6,16 @@ use std::path::Path;
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 use warden_detect::DetectConfig;
+use warden_policy::PolicyConfig;
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     pub devices: DevicesConfig,
     pub detect: DetectConfig,
+    /// What alerts lead to (docs/policy.md): `warden analyze` shows the
+    /// decisions it would have taken, `warden run` takes them.
+    pub policy: PolicyConfig,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]

@@ -341,7 +341,7 @@ impl Gen for Rtp {
         }
         let rng = &mut self.rng;
         let per_gop = u64::from(self.fps * self.gop);
-        let key = self.frame % per_gop == 0;
+        let key = self.frame.is_multiple_of(per_gop);
         // Key frame = 6 delta frames; average matches the bitrate.
         let unit = self.bps / 8 / u64::from(self.fps) * per_gop / (per_gop + 5);
         let size = if key { unit * 6 } else { unit } as f64 * rng.gen_range(0.7..1.3);
@@ -415,7 +415,7 @@ pub(crate) fn smart_plug(ctx: &mut Ctx, s: &Setup) {
     ctx.add(periodic(first, rng, move |rng, sink| {
         let now = sink.now();
         // The name is looked up again when the cached answer expires.
-        let t = if n % 10 == 0 {
+        let t = if n.is_multiple_of(10) {
             dev.resolve(sink, rng, now, host, tag).1
         } else {
             now

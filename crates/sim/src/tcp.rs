@@ -363,7 +363,7 @@ impl Flow {
                 };
                 self.seg(sink, side, at, flags, chunk, &[]);
                 n += 1;
-                if n % 2 == 0 && chunks.peek().is_some() {
+                if n.is_multiple_of(2) && chunks.peek().is_some() {
                     // Receiver ACKs every second full segment.
                     let ack_at = at + recv_delay;
                     self.seg(sink, receiver, ack_at, ACK, &[], &[]);
@@ -411,7 +411,7 @@ impl Flow {
             last = at;
             self.seg(sink, side, at, ACK, &buf[..len], &[]);
             n += 1;
-            if n % 2 == 0 {
+            if n.is_multiple_of(2) {
                 self.seg(sink, receiver, at + recv_delay, ACK, &[], &[]);
             }
             left -= len;

@@ -4,6 +4,7 @@
 mod analyze;
 mod demo;
 mod evaluate;
+mod run;
 mod simulate;
 mod table;
 
@@ -33,6 +34,10 @@ enum Command {
     Simulate(simulate::Args),
     /// Score the detectors on labelled captures: precision, recall, false positives, time to detect.
     Evaluate(evaluate::Args),
+    /// Guard the LAN live: detect, decide and enforce with nftables, without asking anyone.
+    Run(run::Args),
+    /// Remove warden's nftables tables.
+    UninstallRules(run::UninstallArgs),
 }
 
 fn main() -> ExitCode {
@@ -42,6 +47,8 @@ fn main() -> ExitCode {
         Command::Demo(args) => demo::run(args),
         Command::Simulate(args) => simulate::run(args),
         Command::Evaluate(args) => evaluate::run(args),
+        Command::Run(args) => run::run(args),
+        Command::UninstallRules(args) => run::uninstall(args),
     };
     match result {
         Ok(code) => code,

@@ -122,3 +122,84 @@ fn simulate_is_deterministic_and_refuses_bad_options() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown scenario"));
 }
+
+/// The live guard's decision path, fed from a capture: alerts become
+/// decisions, stored in SQLite, printed as nftables (dry run).
+#[test]
+fn run_replay_decides_stores_and_prints_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = simulate(dir.path(), "attack-scan", 3);
+    let db = dir.path().join("warden.db");
+    let db = db.to_str().unwrap();
+    let out = warden(&["run", "--replay", &pcap, "--dry-run", "--db", db]);
+    let script = String::from_utf8(out.stdout).unwrap();
+    let log = String::from_utf8(out.stderr).unwrap();
+    let labels: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(format!("{pcap}.labels.json")).unwrap())
+            .unwrap();
+    for d in labels["devices"].as_array().unwrap() {
+        let mac = d["mac"].as_str().unwrap();
+        let quarantined = script
+            .lines()
+            .any(|l| l.contains(mac) && l.contains("quarantine"));
+        assert_eq!(quarantined, d["label"] == "infected", "{mac}\n{script}");
+    }
+    assert!(log.contains("warden cut it off from the network"), "{log}");
+    // What was decided is in the database for the next start.
+    let out = warden(&["run", "--replay", &pcap, "--dry-run", "--db", db]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("started;"));
+}
+
+/// Real nftables in a namespace of the test's own: `warden run` installs
+/// the quarantine, `warden uninstall-rules` removes every trace.
+#[test]
+fn run_replay_applies_nftables_and_uninstall_removes_them() {
+    assert!(
+        Command::new("id").arg("-u").output().unwrap().stdout == b"0\n",
+        "this test needs root (CI runs it as root): it creates a network namespace"
+    );
+    let ns = format!("wcli{}", std::process::id());
+    let ok = |cmd: &mut Command| {
+        let out = cmd.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{cmd:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    ok(Command::new("ip").args(["netns", "add", &ns]));
+    struct Cleanup(String);
+    impl Drop for Cleanup {
+        fn drop(&mut self) {
+            let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+        }
+    }
+    let _cleanup = Cleanup(ns.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = simulate(dir.path(), "attack-scan", 3);
+    let db = dir.path().join("warden.db");
+    let bin = env!("CARGO_BIN_EXE_warden");
+    ok(Command::new("ip")
+        .args(["netns", "exec", &ns, bin, "run", "--replay", &pcap, "--db"])
+        .arg(&db));
+    let table = ok(Command::new("ip").args([
+        "netns", "exec", &ns, "nft", "list", "table", "inet", "warden",
+    ]));
+    let labels: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(format!("{pcap}.labels.json")).unwrap())
+            .unwrap();
+    for d in labels["devices"].as_array().unwrap() {
+        let mac = d["mac"].as_str().unwrap();
+        assert_eq!(
+            table.contains(mac),
+            d["label"] == "infected",
+            "{mac}\n{table}"
+        );
+    }
+    ok(Command::new("ip").args(["netns", "exec", &ns, bin, "uninstall-rules"]));
+    let tables = ok(Command::new("ip").args(["netns", "exec", &ns, "nft", "list", "tables"]));
+    assert!(!tables.contains("warden"), "{tables}");
+    // Twice is fine.
+    ok(Command::new("ip").args(["netns", "exec", &ns, bin, "uninstall-rules"]));
+}

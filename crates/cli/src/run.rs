@@ -1,0 +1,380 @@
+//! `warden run`: the live guard. Frames from the LAN interfaces (or, with
+//! `--replay`, from a capture) go through the same pipeline as `warden
+//! analyze`; its sink hands every alert to the policy, stores alerts and
+//! decisions in SQLite, logs a sentence for people, and makes warden's
+//! nftables tables match the decisions in force (or prints them with
+//! `--dry-run`). On start the decisions in force are read back and enforced
+//! again, so a restart neither loses a quarantine nor leaves a stale one.
+
+use std::cell::RefCell;
+use std::net::IpAddr;
+use std::num::{NonZeroU32, NonZeroU64};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use warden_capture::{Frame, FrameSource, PcapFile};
+use warden_detect::{Alert, Timestamp};
+use warden_devices::Device;
+use warden_enforce::{Allow, DeviceRules, Enforcement, IfName, Label, Quarantine, TableName};
+use warden_pipeline::{Config, Pipeline, Sink};
+use warden_policy::{messages, Action, AlertSummary, Change, Policy};
+use warden_state::{DeviceRecord, Store};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// LAN interface to guard (repeatable), e.g. br-lan.
+    #[arg(
+        short,
+        long = "interface",
+        value_name = "IFACE",
+        required_unless_present = "replay"
+    )]
+    pub interfaces: Vec<String>,
+    /// Configuration file (docs/warden.example.toml).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// The state database (created if missing).
+    #[arg(long, value_name = "FILE", default_value = "/var/lib/warden/warden.db")]
+    pub db: PathBuf,
+    /// Print the nftables script for every change instead of applying it.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Feed a capture file through the guard instead of interfaces (its
+    /// timestamps are the clock); for tests and trying a policy out.
+    #[arg(long, value_name = "CAPTURE", conflicts_with = "interfaces")]
+    pub replay: Option<PathBuf>,
+    /// Name of warden's nftables tables (inet and bridge).
+    #[arg(long, default_value = "warden")]
+    pub table: String,
+    /// The router's own LAN addresses (where quarantined devices may still
+    /// ask DNS, and where UPnP is blocked), repeatable.
+    #[arg(long = "router-addr", value_name = "ADDR")]
+    pub router_addrs: Vec<IpAddr>,
+    /// Don't keep a bridge-family table (kernels without nf_tables bridge).
+    #[arg(long)]
+    pub no_bridge: bool,
+}
+
+/// How decisions reach the kernel.
+enum Enforcer {
+    /// Print each new script to standard output.
+    DryRun {
+        last: Option<String>,
+    },
+    Nft,
+}
+
+/// The daemon's sink: policy, store and enforcement.
+struct Guard {
+    policy: Policy,
+    store: Store,
+    enforcer: Enforcer,
+    base: Enforcement,
+    quarantine_allow: Vec<Allow>,
+    /// The enforcement state is behind the policy's.
+    dirty: bool,
+    /// Errors are logged, never fatal: the guard keeps guarding.
+    errors: u64,
+    last_tick_s: i64,
+}
+
+fn log(msg: &str) {
+    eprintln!("warden: {msg}");
+}
+
+impl Guard {
+    fn handle(&mut self, changes: Vec<Change>) {
+        if changes.is_empty() {
+            return;
+        }
+        if let Err(e) = self.store.record_changes(&changes) {
+            self.errors += 1;
+            log(&format!("error: storing decisions: {e}"));
+        }
+        for m in messages(&changes) {
+            log(&m);
+        }
+        self.dirty |= changes.iter().any(|c| {
+            matches!(
+                c,
+                Change::Started(_) | Change::Ended { .. } | Change::Owner { .. }
+            )
+        });
+    }
+
+    fn tick(&mut self, now: Timestamp) {
+        let changes = self.policy.tick(now);
+        self.handle(changes);
+        if self.dirty {
+            self.enforce(now);
+        }
+    }
+
+    /// Ticks the policy once per second of the clock (capture time in
+    /// replay, kernel time live).
+    fn maybe_tick(&mut self, now_ns: i64) {
+        let s = now_ns.div_euclid(1_000_000_000);
+        if s > self.last_tick_s || self.dirty {
+            self.last_tick_s = s;
+            self.tick(Timestamp(now_ns));
+        }
+    }
+
+    /// The tables for the decisions in force.
+    fn desired(&self, now: Timestamp) -> Enforcement {
+        let mut e = self.base.clone();
+        e.devices.clear();
+        for d in self.policy.active(now) {
+            let Ok(mac) = warden_enforce::Mac::new(d.device.0) else {
+                continue;
+            };
+            let rules: &mut DeviceRules = e.devices.entry(mac).or_default();
+            rules.name = Label::new(&d.device.to_string());
+            let reason = Label::new(&d.reason.text);
+            match &d.action {
+                Action::Notify => {}
+                Action::RateLimit {
+                    packets_per_s,
+                    bytes_per_s,
+                } => {
+                    rules.rate_limit = Some(warden_enforce::RateLimit {
+                        packets_per_s: NonZeroU32::new(*packets_per_s),
+                        bytes_per_s: NonZeroU64::new(*bytes_per_s),
+                        reason,
+                    })
+                }
+                Action::BlockSmtp => rules.block_smtp = Some(reason),
+                Action::BlockUpnp => rules.block_upnp = Some(reason),
+                Action::Quarantine => {
+                    rules.quarantine = Some(Quarantine {
+                        allow: self.quarantine_allow.clone(),
+                        reason,
+                    })
+                }
+            }
+        }
+        e
+    }
+
+    fn enforce(&mut self, now: Timestamp) {
+        let desired = self.desired(now);
+        let result = match &mut self.enforcer {
+            Enforcer::DryRun { last } => warden_enforce::dry_run(&desired).map(|script| {
+                if last.as_deref() != Some(script.as_str()) {
+                    println!(
+                        "# nftables for {} device(s) at {now}",
+                        desired.devices.len()
+                    );
+                    println!("{script}");
+                    *last = Some(script);
+                }
+            }),
+            Enforcer::Nft => warden_enforce::apply(&desired),
+        };
+        match result {
+            Ok(()) => self.dirty = false,
+            Err(e) => {
+                // Stays dirty: the next tick tries again.
+                self.errors += 1;
+                log(&format!("error: enforcing: {e}"));
+            }
+        }
+    }
+
+    fn device_seen(&mut self, device: &Device) {
+        if let Err(e) = self.store.upsert_device(&DeviceRecord::from_device(device)) {
+            self.errors += 1;
+            log(&format!("error: storing device {}: {e}", device.mac));
+        }
+    }
+}
+
+impl Sink for Guard {
+    fn alert(&mut self, device: &Device, alert: &Alert) {
+        self.device_seen(device);
+        let summary = AlertSummary::of(alert, &device.label());
+        if let Err(e) = self.store.record_alert(device.mac, alert, &summary.text) {
+            self.errors += 1;
+            log(&format!("error: storing an alert: {e}"));
+        }
+        let changes = self
+            .policy
+            .on_alert(device.mac, alert.kind, &summary, alert.detected_at);
+        self.handle(changes);
+    }
+
+    fn update(&mut self, device: &Device, alert: &Alert) {
+        let now = Timestamp(device.last_seen_ns.max(alert.detected_at.0));
+        let summary = AlertSummary::of(alert, &device.label());
+        let changes = self
+            .policy
+            .on_ongoing(device.mac, alert.kind, &summary, now);
+        self.handle(changes);
+    }
+}
+
+/// Pipeline and guard, shared by the frame and idle callbacks.
+struct Daemon {
+    pipeline: Pipeline,
+    guard: Guard,
+}
+
+impl Daemon {
+    fn frame(&mut self, frame: &Frame<'_>) {
+        self.pipeline.process(frame, &mut self.guard);
+        self.guard.maybe_tick(frame.ts_ns);
+    }
+
+    fn idle(&mut self, now_ns: i64) {
+        self.pipeline.advance(now_ns, &mut self.guard);
+        self.guard.maybe_tick(now_ns);
+    }
+}
+
+fn wall_clock_ns() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp_nanos() as i64
+}
+
+pub fn run(args: Args) -> Result<ExitCode> {
+    let cfg = match &args.config {
+        Some(path) => Config::load(path)?,
+        None => Config::default(),
+    };
+    if let Some(dir) = args.db.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let mut store =
+        Store::open(&args.db).with_context(|| format!("opening {}", args.db.display()))?;
+
+    let mut base = Enforcement {
+        table: TableName::new(&args.table)?,
+        router_addrs: args.router_addrs.clone(),
+        bridge: !args.no_bridge,
+        ..Enforcement::default()
+    };
+    if args.replay.is_none() {
+        base.lan_interfaces = args
+            .interfaces
+            .iter()
+            .map(|i| IfName::new(i))
+            .collect::<Result<_, _>>()?;
+    }
+    let allowance = cfg.policy.quarantine.allowance(None);
+    let mut quarantine_allow = Vec::new();
+    if allowance.dns {
+        quarantine_allow.push(Allow::Dns);
+    }
+    if allowance.ntp {
+        quarantine_allow.push(Allow::Ntp);
+    }
+    for host in &allowance.hosts {
+        match host.parse::<ipnet::IpNet>().or_else(|_| host.parse::<IpAddr>().map(Into::into)) {
+            Ok(net) => quarantine_allow.push(Allow::Net {
+                net,
+                proto: None,
+                port: None,
+            }),
+            // Names need the resolver's answers bound per device (a later
+            // step); an address or prefix works today.
+            Err(_) => log(&format!(
+                "warning: quarantine allow_hosts entry {host:?} is not an address or prefix; ignored"
+            )),
+        }
+    }
+
+    // Start from what was decided before: restore, repair, expire, enforce.
+    let start = match &args.replay {
+        Some(_) => None,
+        None => Some(Timestamp(wall_clock_ns())),
+    };
+    let now = start.unwrap_or(Timestamp(0));
+    let (policy, repairs) = Policy::restore(cfg.policy.clone(), store.policy_state()?, now)?;
+    store.record_changes(&repairs)?;
+    let mut guard = Guard {
+        policy,
+        store,
+        enforcer: if args.dry_run {
+            Enforcer::DryRun { last: None }
+        } else {
+            Enforcer::Nft
+        },
+        base,
+        quarantine_allow,
+        dirty: true,
+        errors: 0,
+        last_tick_s: i64::MIN,
+    };
+    let active = guard.policy.active(now).count();
+    log(&format!(
+        "started; {active} decision(s) in force restored from {}",
+        args.db.display()
+    ));
+    if let Some(now) = start {
+        guard.tick(now);
+    }
+
+    let daemon = RefCell::new(Daemon {
+        pipeline: Pipeline::new(&cfg),
+        guard,
+    });
+    let stop = Arc::new(AtomicBool::new(false));
+    signal_hook::flag::register(signal_hook::consts::SIGINT, Arc::clone(&stop))?;
+    signal_hook::flag::register(signal_hook::consts::SIGTERM, Arc::clone(&stop))?;
+
+    match &args.replay {
+        Some(path) => {
+            let mut source = PcapFile::open(path)?;
+            let stats = source.run(&mut |f| daemon.borrow_mut().frame(&f))?;
+            let mut d = daemon.borrow_mut();
+            let end = d.pipeline.stats().last_ns.unwrap_or(0);
+            d.idle(end);
+            log(&format!(
+                "replayed {} frames from {}",
+                stats.frames,
+                path.display()
+            ));
+        }
+        None => {
+            let live_cfg = warden_live::LiveConfig::new(args.interfaces.clone());
+            let mut live = warden_live::LiveCapture::open(&live_cfg)?;
+            let stats = live.run(&stop, &mut |f| daemon.borrow_mut().frame(&f), &mut |now| {
+                daemon.borrow_mut().idle(now)
+            })?;
+            log(&format!(
+                "stopping: {} frames, {} dropped by the kernel, {} interface reopen(s)",
+                stats.frames, stats.drops, stats.reopens
+            ));
+        }
+    }
+    let d = daemon.into_inner();
+    let active = d
+        .guard
+        .policy
+        .active(Timestamp(d.pipeline.stats().last_ns.unwrap_or(0)))
+        .count();
+    log(&format!(
+        "{active} decision(s) in force stay enforced; `warden uninstall-rules` removes warden's tables"
+    ));
+    Ok(if d.guard.errors > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+#[derive(clap::Args)]
+pub struct UninstallArgs {
+    /// Name of warden's nftables tables.
+    #[arg(long, default_value = "warden")]
+    pub table: String,
+}
+
+/// `warden uninstall-rules`: remove warden's tables (idempotent).
+pub fn uninstall(args: UninstallArgs) -> Result<ExitCode> {
+    warden_enforce::remove(&TableName::new(&args.table)?)?;
+    log(&format!("removed the {} tables", args.table));
+    Ok(ExitCode::SUCCESS)
+}

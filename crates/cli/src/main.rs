@@ -3,6 +3,7 @@
 
 mod analyze;
 mod demo;
+mod device;
 mod evaluate;
 mod run;
 mod simulate;
@@ -38,6 +39,8 @@ enum Command {
     Run(run::Args),
     /// Remove warden's nftables tables.
     UninstallRules(run::UninstallArgs),
+    /// The owner's view and word: list, show, trust, release, quarantine.
+    Device(device::Args),
 }
 
 fn main() -> ExitCode {
@@ -49,6 +52,7 @@ fn main() -> ExitCode {
         Command::Evaluate(args) => evaluate::run(args),
         Command::Run(args) => run::run(args),
         Command::UninstallRules(args) => run::uninstall(args),
+        Command::Device(args) => device::run(args),
     };
     match result {
         Ok(code) => code,

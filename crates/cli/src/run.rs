@@ -21,7 +21,7 @@ use warden_devices::Device;
 use warden_enforce::{Allow, DeviceRules, Enforcement, IfName, Label, Quarantine, TableName};
 use warden_pipeline::{Config, Pipeline, Sink};
 use warden_policy::{messages, Action, AlertSummary, Change, Policy};
-use warden_state::{DeviceRecord, Store};
+use warden_state::{DeviceRecord, OwnerCommand, Store};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -106,10 +106,41 @@ impl Guard {
     }
 
     fn tick(&mut self, now: Timestamp) {
+        self.owner_commands(now);
         let changes = self.policy.tick(now);
         self.handle(changes);
         if self.dirty {
             self.enforce(now);
+        }
+    }
+
+    /// Carries out what the owner asked with `warden device ...`: the
+    /// owner's word wins over automation.
+    fn owner_commands(&mut self, now: Timestamp) {
+        let pending = match self.store.pending_commands() {
+            Ok(p) => p,
+            Err(e) => {
+                self.errors += 1;
+                log(&format!("error: reading owner commands: {e}"));
+                return;
+            }
+        };
+        for c in pending {
+            log(&format!(
+                "the owner asked to {} {}",
+                c.command.as_str(),
+                c.device
+            ));
+            let changes = match c.command {
+                OwnerCommand::Trust => self.policy.trust(c.device, now),
+                OwnerCommand::Release => self.policy.release(c.device, now),
+                OwnerCommand::Quarantine => self.policy.quarantine(c.device, now),
+            };
+            self.handle(changes);
+            if let Err(e) = self.store.finish_command(c.id, now) {
+                self.errors += 1;
+                log(&format!("error: storing an owner command as done: {e}"));
+            }
         }
     }
 

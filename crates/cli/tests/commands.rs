@@ -145,9 +145,42 @@ fn run_replay_decides_stores_and_prints_rules() {
         assert_eq!(quarantined, d["label"] == "infected", "{mac}\n{script}");
     }
     assert!(log.contains("warden cut it off from the network"), "{log}");
-    // What was decided is in the database for the next start.
+    // The owner's view of it.
+    let devices = labels["devices"].as_array().unwrap();
+    let infected = devices.iter().find(|d| d["label"] == "infected").unwrap()["mac"]
+        .as_str()
+        .unwrap();
+    let benign = devices.iter().find(|d| d["label"] == "benign").unwrap()["mac"]
+        .as_str()
+        .unwrap();
+    let list = String::from_utf8(warden(&["device", "list", "--db", db]).stdout).unwrap();
+    let line = list.lines().find(|l| l.starts_with(infected)).unwrap();
+    assert!(line.contains("quarantine"), "{list}");
+    // The owner's word wins over automation: quarantine a benign device,
+    // trust the infected one; the guard carries it out on its next tick.
+    warden(&["device", "quarantine", benign, "--db", db]);
+    warden(&["device", "trust", infected, "--db", db]);
     let out = warden(&["run", "--replay", &pcap, "--dry-run", "--db", db]);
-    assert!(String::from_utf8_lossy(&out.stderr).contains("started;"));
+    let script = String::from_utf8(out.stdout).unwrap();
+    let log = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        log.contains(&format!("the owner asked to quarantine {benign}")),
+        "{log}"
+    );
+    let last = script.rsplit("# nftables for").next().unwrap();
+    assert!(
+        last.lines()
+            .any(|l| l.contains(benign) && l.contains("quarantine")),
+        "{last}"
+    );
+    assert!(!last.contains(infected), "{last}");
+    let shown: serde_json::Value =
+        serde_json::from_slice(&warden(&["device", "show", benign, "--db", db]).stdout).unwrap();
+    assert!(shown["decisions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|d| d["action"] == "quarantine" && d["source"] == "owner"));
 }
 
 /// Real nftables in a namespace of the test's own: `warden run` installs

@@ -203,6 +203,44 @@ pub struct Event {
     pub message: String,
 }
 
+/// What the owner asked for, queued for the daemon.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OwnerCommand {
+    Trust,
+    Release,
+    Quarantine,
+}
+
+impl OwnerCommand {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OwnerCommand::Trust => "trust",
+            OwnerCommand::Release => "release",
+            OwnerCommand::Quarantine => "quarantine",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            OwnerCommand::Trust,
+            OwnerCommand::Release,
+            OwnerCommand::Quarantine,
+        ]
+        .into_iter()
+        .find(|c| c.as_str() == s)
+    }
+}
+
+/// A queued owner command.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct QueuedCommand {
+    pub id: i64,
+    pub device: Mac,
+    pub command: OwnerCommand,
+    pub at: Timestamp,
+}
+
 /// The state database.
 pub struct Store {
     conn: Connection,
@@ -592,6 +630,60 @@ impl Store {
         })
     }
 
+    // ---- owner commands (CLI -> daemon)
+
+    /// Queues an owner command for the daemon (which polls for them).
+    pub fn queue_command(
+        &mut self,
+        device: Mac,
+        command: OwnerCommand,
+        at: Timestamp,
+    ) -> Result<i64> {
+        self.conn.execute(
+            "INSERT INTO owner_commands (device, command, at) VALUES (?1, ?2, ?3)",
+            params![device.to_string(), command.as_str(), at.0],
+        )?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// Commands not carried out yet, oldest first.
+    pub fn pending_commands(&self) -> Result<Vec<QueuedCommand>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, device, command, at FROM owner_commands WHERE done_at IS NULL ORDER BY id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, i64>(3)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, device, command, at) = row?;
+            let Some(command) = OwnerCommand::parse(&command) else {
+                continue; // the CHECK constraint makes this unreachable
+            };
+            out.push(QueuedCommand {
+                id,
+                device: mac_of(device, "owner_commands")?,
+                command,
+                at: Timestamp(at),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Marks a command carried out.
+    pub fn finish_command(&mut self, id: i64, at: Timestamp) -> Result<()> {
+        self.conn.execute(
+            "UPDATE owner_commands SET done_at = ?2 WHERE id = ?1",
+            params![id, at.0],
+        )?;
+        Ok(())
+    }
+
     // ---- timeline
 
     /// Records something the daemon did that is not a policy change (e.g.
@@ -665,6 +757,12 @@ impl Store {
             ),
             params![now.0, max],
         )? as u64;
+        // Owner commands carried out long ago are history (the decisions
+        // they caused are kept with the decisions).
+        tx.execute(
+            "DELETE FROM owner_commands WHERE done_at IS NOT NULL AND done_at < ?1",
+            [cutoff],
+        )?;
         report.alerts += tx.execute("DELETE FROM alerts WHERE detected_at < ?1", [cutoff])? as u64;
         report.alerts += tx.execute(
             "DELETE FROM alerts WHERE id IN (

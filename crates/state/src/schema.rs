@@ -9,7 +9,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use crate::StateError;
 
 /// Migration `i` takes the schema from version `i` to `i + 1`.
-pub const MIGRATIONS: &[&str] = &[V1];
+pub const MIGRATIONS: &[&str] = &[V1, V2];
 
 /// Version 1. Times are nanoseconds since the Unix epoch (UTC); MACs are
 /// lower-case `aa:bb:cc:dd:ee:ff`; JSON columns are checked with
@@ -86,6 +86,20 @@ CREATE TABLE meta (
     value INTEGER NOT NULL
 ) STRICT;
 INSERT INTO meta (key, value) VALUES ('next_decision_id', 1);
+"#;
+
+/// The owner's commands from the CLI to the running daemon (`warden device
+/// trust|release|quarantine`): queued here, carried out by the daemon's
+/// policy, which records the resulting changes like any other.
+const V2: &str = r#"
+CREATE TABLE owner_commands (
+    id INTEGER PRIMARY KEY,
+    device TEXT NOT NULL CHECK (length(device) = 17),
+    command TEXT NOT NULL CHECK (command IN ('trust', 'release', 'quarantine')),
+    at INTEGER NOT NULL,
+    done_at INTEGER
+) STRICT;
+CREATE INDEX owner_commands_pending ON owner_commands (done_at, id);
 "#;
 
 pub fn version(conn: &Connection) -> Result<u32, StateError> {

@@ -12,7 +12,9 @@ use warden_detect::AlertKind;
 use warden_policy::{
     Action, Change, Choice, Decision, EndReason, Policy, PolicyConfig, Source, Timestamp,
 };
-use warden_state::{schema, DeviceRecord, OpenOptions, Retention, StateError, Store, MAX_TEXT};
+use warden_state::{
+    schema, DeviceRecord, OpenOptions, OwnerCommand, Retention, StateError, Store, MAX_TEXT,
+};
 
 fn temp() -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().unwrap();
@@ -727,4 +729,39 @@ fn rows_cost_about_a_kilobyte() {
     );
     assert!(per_alert > 200 && per_alert < 2_048, "{per_alert}");
     assert!(per_decision > 200 && per_decision < 4_096, "{per_decision}");
+}
+
+#[test]
+fn owner_commands_queue_for_the_daemon_in_order() {
+    let (_dir, path) = temp();
+    let mac: warden_policy::Mac = "aa:bb:cc:00:00:01".parse().unwrap();
+    let mut cli = Store::open(&path).unwrap();
+    let a = cli
+        .queue_command(mac, OwnerCommand::Quarantine, Timestamp(10))
+        .unwrap();
+    let b = cli
+        .queue_command(mac, OwnerCommand::Release, Timestamp(20))
+        .unwrap();
+    // The daemon (another connection) sees both, oldest first.
+    let mut daemon = Store::open(&path).unwrap();
+    let pending = daemon.pending_commands().unwrap();
+    assert_eq!(
+        pending
+            .iter()
+            .map(|c| (c.id, c.command))
+            .collect::<Vec<_>>(),
+        [(a, OwnerCommand::Quarantine), (b, OwnerCommand::Release)]
+    );
+    daemon.finish_command(a, Timestamp(30)).unwrap();
+    let pending = daemon.pending_commands().unwrap();
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].device, mac);
+    // Nothing but the three commands is accepted.
+    assert!(daemon
+        .connection()
+        .execute(
+            "INSERT INTO owner_commands (device, command, at) VALUES ('aa:bb:cc:00:00:01', 'drop table', 1)",
+            [],
+        )
+        .is_err());
 }

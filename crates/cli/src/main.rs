@@ -8,6 +8,7 @@ mod evaluate;
 mod run;
 mod simulate;
 mod table;
+mod webhook;
 
 use std::process::ExitCode;
 

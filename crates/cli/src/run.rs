@@ -56,6 +56,10 @@ pub struct Args {
     /// Don't keep a bridge-family table (kernels without nf_tables bridge).
     #[arg(long)]
     pub no_bridge: bool,
+    /// POST every decision's message as JSON to this URL (retried with
+    /// backoff), e.g. an ntfy topic or a home-automation hook.
+    #[arg(long, value_name = "URL")]
+    pub webhook: Option<String>,
 }
 
 /// How decisions reach the kernel.
@@ -79,6 +83,7 @@ struct Guard {
     /// Errors are logged, never fatal: the guard keeps guarding.
     errors: u64,
     last_tick_s: i64,
+    webhook: Option<crate::webhook::Webhook>,
 }
 
 fn log(msg: &str) {
@@ -94,8 +99,28 @@ impl Guard {
             self.errors += 1;
             log(&format!("error: storing decisions: {e}"));
         }
+        let at = changes
+            .iter()
+            .map(|c| match c {
+                Change::Started(d) => d.start,
+                Change::Extended { at, .. }
+                | Change::Ended { at, .. }
+                | Change::Owner { at, .. } => *at,
+                Change::Escalation(_) => Timestamp(0),
+            })
+            .max()
+            .unwrap_or(Timestamp(0));
+        let device = changes[0].device().to_string();
         for m in messages(&changes) {
             log(&m);
+            if let Some(hook) = &mut self.webhook {
+                hook.send(crate::webhook::Notice {
+                    text: m,
+                    device: device.clone(),
+                    at: at.to_string(),
+                    source: "warden",
+                });
+            }
         }
         self.dirty |= changes.iter().any(|c| {
             matches!(
@@ -337,6 +362,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         dirty: true,
         errors: 0,
         last_tick_s: i64::MIN,
+        webhook: args.webhook.clone().map(crate::webhook::Webhook::start),
     };
     let active = guard.policy.active(now).count();
     log(&format!(
@@ -380,7 +406,15 @@ pub fn run(args: Args) -> Result<ExitCode> {
             ));
         }
     }
-    let d = daemon.into_inner();
+    let mut d = daemon.into_inner();
+    if let Some(hook) = d.guard.webhook.take() {
+        let dropped = hook.dropped;
+        let stats = hook.finish(std::time::Duration::from_secs(20));
+        log(&format!(
+            "webhook: {} delivered, {} given up, {} not queued (queue full)",
+            stats.delivered, stats.failed, dropped
+        ));
+    }
     let active = d
         .guard
         .policy

@@ -236,3 +236,92 @@ fn run_replay_applies_nftables_and_uninstall_removes_them() {
     // Twice is fine.
     ok(Command::new("ip").args(["netns", "exec", &ns, bin, "uninstall-rules"]));
 }
+
+/// A minimal HTTP endpoint on loopback: answers 500 to the first request
+/// and 200 after, and hands over every body it got.
+fn webhook_endpoint() -> (String, std::sync::mpsc::Receiver<(u16, String)>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for (n, conn) in listener.incoming().enumerate() {
+            let Ok(mut conn) = conn else { continue };
+            let mut reader = BufReader::new(conn.try_clone().unwrap());
+            let mut len = 0usize;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    len = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0u8; len];
+            reader.read_exact(&mut body).ok();
+            let status = if n == 0 { 500 } else { 200 };
+            let reply =
+                format!("HTTP/1.1 {status} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            conn.write_all(reply.as_bytes()).ok();
+            if tx
+                .send((status, String::from_utf8_lossy(&body).into_owned()))
+                .is_err()
+            {
+                break;
+            }
+        }
+    });
+    (url, rx)
+}
+
+#[test]
+fn run_sends_each_decision_to_the_webhook_and_retries() {
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = simulate(dir.path(), "attack-scan", 3);
+    let db = dir.path().join("warden.db");
+    let (url, rx) = webhook_endpoint();
+    let out = warden(&[
+        "run",
+        "--replay",
+        &pcap,
+        "--dry-run",
+        "--db",
+        db.to_str().unwrap(),
+        "--webhook",
+        &url,
+    ]);
+    let log = String::from_utf8(out.stderr).unwrap();
+    let got: Vec<(u16, String)> = rx.try_iter().collect();
+    assert_eq!(got[0].0, 500, "the first attempt is refused");
+    let delivered: Vec<serde_json::Value> = got
+        .iter()
+        .filter(|(s, _)| *s == 200)
+        .map(|(_, b)| serde_json::from_str(b).unwrap())
+        .collect();
+    let labels: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(format!("{pcap}.labels.json")).unwrap())
+            .unwrap();
+    for d in labels["devices"].as_array().unwrap() {
+        let told = delivered.iter().any(|n| {
+            n["device"] == d["mac"]
+                && n["source"] == "warden"
+                && n["text"].as_str().unwrap().contains("What to do")
+        });
+        assert_eq!(
+            told,
+            d["label"] == "infected",
+            "{}: {delivered:?}",
+            d["mac"]
+        );
+    }
+    // Every decision's message arrived once the retry went through.
+    assert!(log.contains("webhook attempt 1 of 5 failed"), "{log}");
+    assert!(
+        log.contains(&format!(
+            "webhook: {} delivered, 0 given up",
+            delivered.len()
+        )),
+        "{log}"
+    );
+}

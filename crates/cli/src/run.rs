@@ -36,9 +36,9 @@ pub struct Args {
     /// Configuration file (docs/warden.example.toml).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// The state database (created if missing).
-    #[arg(long, value_name = "FILE", default_value = "/var/lib/warden/warden.db")]
-    pub db: PathBuf,
+    /// The state database (created if missing; default from [run] db).
+    #[arg(long, value_name = "FILE")]
+    pub db: Option<PathBuf>,
     /// Print the nftables script for every change instead of applying it.
     #[arg(long)]
     pub dry_run: bool,
@@ -46,9 +46,9 @@ pub struct Args {
     /// timestamps are the clock); for tests and trying a policy out.
     #[arg(long, value_name = "CAPTURE", conflicts_with = "interfaces")]
     pub replay: Option<PathBuf>,
-    /// Name of warden's nftables tables (inet and bridge).
-    #[arg(long, default_value = "warden")]
-    pub table: String,
+    /// Name of warden's nftables tables (inet and bridge; default from [run] table).
+    #[arg(long)]
+    pub table: Option<String>,
     /// The router's own LAN addresses (where quarantined devices may still
     /// ask DNS, and where UPnP is blocked), repeatable.
     #[arg(long = "router-addr", value_name = "ADDR")]
@@ -294,19 +294,37 @@ fn wall_clock_ns() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp_nanos() as i64
 }
 
-pub fn run(args: Args) -> Result<ExitCode> {
+pub fn run(mut args: Args) -> Result<ExitCode> {
     let cfg = match &args.config {
         Some(path) => Config::load(path)?,
         None => Config::default(),
     };
-    if let Some(dir) = args.db.parent().filter(|d| !d.as_os_str().is_empty()) {
+    // The command line overrides [run] in the configuration file.
+    let run = &cfg.run;
+    if args.interfaces.is_empty() {
+        args.interfaces = run.interfaces.clone();
+    }
+    if args.router_addrs.is_empty() {
+        args.router_addrs = run.router_addrs.clone();
+    }
+    if args.webhook.is_none() && !run.webhook.is_empty() {
+        args.webhook = Some(run.webhook.clone());
+    }
+    args.no_bridge |= !run.bridge;
+    let db = args.db.clone().unwrap_or_else(|| run.db.clone());
+    let table = args.table.clone().unwrap_or_else(|| run.table.clone());
+    if args.replay.is_none() && args.interfaces.is_empty() {
+        anyhow::bail!(
+            "no interface to guard: give -i IFACE or [run] interfaces in the configuration"
+        );
+    }
+    if let Some(dir) = db.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
-    let mut store =
-        Store::open(&args.db).with_context(|| format!("opening {}", args.db.display()))?;
+    let mut store = Store::open(&db).with_context(|| format!("opening {}", db.display()))?;
 
     let mut base = Enforcement {
-        table: TableName::new(&args.table)?,
+        table: TableName::new(&table)?,
         router_addrs: args.router_addrs.clone(),
         bridge: !args.no_bridge,
         ..Enforcement::default()
@@ -367,7 +385,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let active = guard.policy.active(now).count();
     log(&format!(
         "started; {active} decision(s) in force restored from {}",
-        args.db.display()
+        db.display()
     ));
     if let Some(now) = start {
         guard.tick(now);

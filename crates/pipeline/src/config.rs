@@ -16,6 +16,38 @@ pub struct Config {
     /// What alerts lead to (docs/policy.md): `warden analyze` shows the
     /// decisions it would have taken, `warden run` takes them.
     pub policy: PolicyConfig,
+    /// The live guard (`warden run`); its command-line options override.
+    pub run: RunConfig,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct RunConfig {
+    /// LAN interfaces to guard, e.g. `["br-lan"]`.
+    pub interfaces: Vec<String>,
+    /// The state database.
+    pub db: std::path::PathBuf,
+    /// The router's own LAN addresses.
+    pub router_addrs: Vec<std::net::IpAddr>,
+    /// Name of warden's nftables tables.
+    pub table: String,
+    /// Keep a bridge-family table for traffic switched between LAN ports.
+    pub bridge: bool,
+    /// Where each decision's message is POSTed as JSON ("" = nowhere).
+    pub webhook: String,
+}
+
+impl Default for RunConfig {
+    fn default() -> Self {
+        RunConfig {
+            interfaces: Vec::new(),
+            db: "/var/lib/warden/warden.db".into(),
+            router_addrs: Vec::new(),
+            table: "warden".into(),
+            bridge: true,
+            webhook: String::new(),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]

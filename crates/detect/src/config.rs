@@ -68,6 +68,11 @@ pub struct FloodConfig {
     pub dns_min_nxdomain_share: f32,
     /// Hot seconds needed among the last `window_s` seconds.
     pub min_hot_seconds: u32,
+    /// A second this many times past its rate threshold is strong
+    /// evidence: one hot second fewer is needed (never fewer than one).
+    /// Attacks are that far past it; benign bursts that reach a threshold
+    /// at all barely do.
+    pub strong_excess: f32,
     pub window_s: u32,
 }
 
@@ -88,6 +93,7 @@ impl Default for FloodConfig {
             dns_min_qps: 50,
             dns_min_nxdomain_share: 0.5,
             min_hot_seconds: 3,
+            strong_excess: 4.0,
             window_s: 5,
         }
     }

@@ -358,7 +358,12 @@ impl FloodState {
                 return;
             }
         }
-        if hot_in_window < cfg.min_hot_seconds {
+        let needed = if hot.excess >= cfg.strong_excess {
+            cfg.min_hot_seconds.saturating_sub(1).max(1)
+        } else {
+            cfg.min_hot_seconds
+        };
+        if hot_in_window < needed {
             return;
         }
         let hot_seconds = hot_in_window;
@@ -382,7 +387,7 @@ impl FloodState {
         // Confidence grows with how far past the threshold and how long.
         let confidence = (0.6
             + 0.2 * hot.excess.log10().min(1.0)
-            + 0.2 * ((hot_seconds as f32 - cfg.min_hot_seconds as f32) / 3.0).clamp(0.0, 1.0))
+            + 0.2 * ((hot_seconds as f32 - needed as f32) / 3.0).clamp(0.0, 1.0))
         .clamp(0.0, 1.0);
         self.incident = Some(Incident {
             evidence: evidence.clone(),

@@ -272,21 +272,56 @@ impl Sink for Guard {
     }
 }
 
+/// Devices seen since the last save are written this often (seconds of
+/// the clock), so `warden device list` shows every device, not only those
+/// that alerted.
+const DEVICE_SAVE_S: i64 = 30;
+
 /// Pipeline and guard, shared by the frame and idle callbacks.
 struct Daemon {
     pipeline: Pipeline,
     guard: Guard,
+    /// Clock (ns) of the last device save.
+    saved_ns: i64,
 }
 
 impl Daemon {
     fn frame(&mut self, frame: &Frame<'_>) {
         self.pipeline.process(frame, &mut self.guard);
         self.guard.maybe_tick(frame.ts_ns);
+        self.maybe_save(frame.ts_ns);
     }
 
     fn idle(&mut self, now_ns: i64) {
         self.pipeline.advance(now_ns, &mut self.guard);
         self.guard.maybe_tick(now_ns);
+        self.maybe_save(now_ns);
+    }
+
+    fn maybe_save(&mut self, now_ns: i64) {
+        if now_ns.saturating_sub(self.saved_ns) >= DEVICE_SAVE_S * 1_000_000_000 {
+            self.save_devices(now_ns);
+        }
+    }
+
+    /// Writes the devices seen since the last save, in one transaction.
+    fn save_devices(&mut self, now_ns: i64) {
+        let since = self.saved_ns;
+        let records: Vec<DeviceRecord> = self
+            .pipeline
+            .devices()
+            .iter()
+            .filter(|d| d.last_seen_ns > since && d.packets_out > 0)
+            .map(DeviceRecord::from_device)
+            .collect();
+        self.saved_ns = now_ns;
+        if records.is_empty() {
+            return;
+        }
+        if let Err(e) = self.guard.store.upsert_devices(&records) {
+            self.guard.errors += 1;
+            log(&format!("error: storing {} devices: {e}", records.len()));
+        }
     }
 }
 
@@ -394,6 +429,7 @@ pub fn run(mut args: Args) -> Result<ExitCode> {
     let daemon = RefCell::new(Daemon {
         pipeline: Pipeline::new(&cfg),
         guard,
+        saved_ns: i64::MIN,
     });
     let stop = Arc::new(AtomicBool::new(false));
     signal_hook::flag::register(signal_hook::consts::SIGINT, Arc::clone(&stop))?;
@@ -425,6 +461,8 @@ pub fn run(mut args: Args) -> Result<ExitCode> {
         }
     }
     let mut d = daemon.into_inner();
+    let end = d.pipeline.stats().last_ns.unwrap_or(0);
+    d.save_devices(end);
     if let Some(hook) = d.guard.webhook.take() {
         let dropped = hook.dropped;
         let stats = hook.finish(std::time::Duration::from_secs(20));

@@ -156,6 +156,14 @@ fn run_replay_decides_stores_and_prints_rules() {
     let list = String::from_utf8(warden(&["device", "list", "--db", db]).stdout).unwrap();
     let line = list.lines().find(|l| l.starts_with(infected)).unwrap();
     assert!(line.contains("quarantine"), "{list}");
+    // Every device that sent traffic is listed, not only those that alerted.
+    for d in devices {
+        let mac = d["mac"].as_str().unwrap();
+        assert!(
+            list.lines().any(|l| l.starts_with(mac)),
+            "{mac} missing:\n{list}"
+        );
+    }
     // The owner's word wins over automation: quarantine a benign device,
     // trust the infected one; the guard carries it out on its next tick.
     warden(&["device", "quarantine", benign, "--db", db]);

@@ -133,6 +133,40 @@ fn a_udp_flood_is_rate_limited_within_seconds() {
     assert!(status.success(), "warden run exited with {status}");
 }
 
+/// The figure: time from the first packet of a 1,000 packets/s
+/// flood (ports sprayed, as Mirai's UDP flood does) to the device's rule
+/// being in warden's table.
+#[test]
+fn a_sprayed_flood_gets_its_rule_within_seconds() {
+    let lab = Lab::new("spray");
+    let dir = tempfile::tempdir().unwrap();
+    let mut guard = Guard::start(&lab, dir.path().join("warden.db"));
+    let stop = Arc::new(AtomicBool::new(false));
+    let flood = udp_flood_sprayed(&lab.dev, sa(INET_IP, 9999), 1000, 512, stop.clone());
+    let started = Instant::now();
+    let mut rule_at = None;
+    while started.elapsed() < Duration::from_secs(12) {
+        if in_table(&lab, DEV_MAC) {
+            rule_at = Some(started.elapsed().as_secs_f64());
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    stop.store(true, Ordering::Relaxed);
+    let (sent, _) = flood.join().unwrap();
+    guard.assert_running();
+    eprintln!(
+        "sprayed flood: {sent} packets sent; rule active {}",
+        rule_at.map_or("never".into(), |t| format!(
+            "{t:.2} s after the first packet"
+        ))
+    );
+    let rule_at = rule_at.unwrap_or_else(|| panic!("no rule within 12 s: {:?}", guard.log()));
+    assert!(rule_at < 6.0, "the rule took {rule_at:.2} s");
+    assert!(!in_table(&lab, DEV2_MAC), "the quiet device got a rule");
+    assert!(guard.stop().success());
+}
+
 #[test]
 fn a_scanner_is_quarantined_and_a_benign_device_keeps_working() {
     let lab = Lab::new("scan");

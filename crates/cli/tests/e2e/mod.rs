@@ -694,6 +694,39 @@ pub fn udp_flood(
     })
 }
 
+/// Like [`udp_flood`], with a new destination port for every packet (the
+/// way Mirai's UDP flood randomises them).
+pub fn udp_flood_sprayed(
+    ns: &str,
+    to: SocketAddr,
+    pps: u64,
+    size: usize,
+    stop: Arc<AtomicBool>,
+) -> JoinHandle<(u64, Instant)> {
+    spawn_in_ns(ns, move || {
+        let sock = UdpSocket::bind("0.0.0.0:0").unwrap();
+        let payload = vec![0x5au8; size];
+        let start = Instant::now();
+        let mut sent: u64 = 0;
+        while !stop.load(Ordering::Relaxed) {
+            let due = (start.elapsed().as_secs_f64() * pps as f64) as u64;
+            while sent < due {
+                let port = 1024 + (sent.wrapping_mul(7919) % 60_000) as u16;
+                if sock
+                    .send_to(&payload, SocketAddr::new(to.ip(), port))
+                    .is_ok()
+                {
+                    sent += 1;
+                } else {
+                    break;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        (sent, start)
+    })
+}
+
 /// The link-layer address of `iface` in the calling thread's namespace.
 fn link_addr(iface: &str) -> LinkAddr {
     nix::ifaddrs::getifaddrs()

@@ -18,9 +18,8 @@
 
 #![allow(dead_code)]
 
-use std::fs::File;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::io::{BufRead, BufReader, Read};
+use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::os::fd::AsRawFd;
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -29,10 +28,12 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use nix::sched::{setns, CloneFlags};
 use nix::sys::signal::{kill, Signal};
 use nix::sys::socket::{sendto, socket, AddressFamily, LinkAddr, MsgFlags, SockFlag, SockType};
 use nix::unistd::Pid;
+pub use warden_netlab::{
+    in_ns, require_root_and, run, sa, spawn_in_ns, sysctl, tcp_connects, TcpServer,
+};
 
 pub const DEV_MAC: &str = "02:77:00:00:00:10";
 pub const DEV2_MAC: &str = "02:77:00:00:00:20";
@@ -48,78 +49,13 @@ pub fn inet_extra(i: u8) -> String {
 }
 pub const INET_EXTRA: u8 = 50;
 
-pub fn sa(ip: &str, port: u16) -> SocketAddr {
-    SocketAddr::new(ip.parse().unwrap(), port)
-}
-
 /// Fails the test, with what to do, unless it runs as root with ip and nft.
 /// These tests never skip.
 pub fn require_root_and_tools() {
-    assert!(
-        nix::unistd::geteuid().is_root(),
-        "the end-to-end guard tests need root (network namespaces, AF_PACKET, nftables): \
-         run `cargo test` as root, as CI does"
+    require_root_and(
+        "the end-to-end guard tests",
+        &[("nft", "--version", "nftables"), ("ip", "-V", "iproute2")],
     );
-    for (tool, arg, package) in [("nft", "--version", "nftables"), ("ip", "-V", "iproute2")] {
-        let ok = Command::new(tool)
-            .arg(arg)
-            .output()
-            .map(|o| o.status.success())
-            .unwrap_or(false);
-        assert!(
-            ok,
-            "`{tool}` is missing: install the Debian package {package} (apt-get install nftables iproute2)"
-        );
-    }
-}
-
-pub fn run(args: &[&str]) -> String {
-    let out = Command::new(args[0])
-        .args(&args[1..])
-        .output()
-        .unwrap_or_else(|e| panic!("{args:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// Runs `f` on a thread that has entered network namespace `ns`. Sockets it
-/// opens stay in that namespace wherever they are used later.
-pub fn in_ns<T: Send>(ns: &str, f: impl FnOnce() -> T + Send) -> T {
-    std::thread::scope(|s| {
-        s.spawn(|| {
-            enter(ns);
-            f()
-        })
-        .join()
-        .unwrap_or_else(|e| std::panic::resume_unwind(e))
-    })
-}
-
-/// Like [`in_ns`], on a thread of its own that the caller joins later.
-pub fn spawn_in_ns<T: Send + 'static>(
-    ns: &str,
-    f: impl FnOnce() -> T + Send + 'static,
-) -> JoinHandle<T> {
-    let ns = ns.to_string();
-    std::thread::spawn(move || {
-        enter(&ns);
-        f()
-    })
-}
-
-fn enter(ns: &str) {
-    let path = format!("/run/netns/{ns}");
-    let file = File::open(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    setns(file, CloneFlags::CLONE_NEWNET).unwrap_or_else(|e| panic!("setns {path}: {e}"));
-}
-
-fn sysctl(key: &str, value: &str) {
-    let path = format!("/proc/sys/{}", key.replace('.', "/"));
-    std::fs::write(&path, value).unwrap_or_else(|e| panic!("{path}: {e}"));
 }
 
 pub struct Lab {
@@ -448,57 +384,6 @@ pub fn warden_device(db: &std::path::Path, args: &[&str]) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// A TCP server that answers every connection with "ok".
-pub struct TcpServer {
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl TcpServer {
-    pub fn start(ns: &str, at: SocketAddr) -> TcpServer {
-        let listener =
-            in_ns(ns, || TcpListener::bind(at)).unwrap_or_else(|e| panic!("bind {at}: {e}"));
-        listener.set_nonblocking(true).unwrap();
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
-        let thread = std::thread::spawn(move || {
-            while !flag.load(Ordering::Relaxed) {
-                match listener.accept() {
-                    Ok((mut s, _)) => {
-                        let _ = s.write_all(b"ok");
-                    }
-                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
-                }
-            }
-        });
-        TcpServer {
-            stop,
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for TcpServer {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-/// A TCP connection is accepted and answers "ok" within a second.
-pub fn tcp_connects(ns: &str, to: SocketAddr) -> bool {
-    in_ns(ns, || {
-        let Ok(mut s) = TcpStream::connect_timeout(&to, Duration::from_secs(1)) else {
-            return false;
-        };
-        s.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
-        let mut buf = [0u8; 2];
-        s.read_exact(&mut buf).is_ok() && &buf == b"ok"
-    })
 }
 
 /// Checks a TCP connection from `ns` to `to` every `every` on a thread of

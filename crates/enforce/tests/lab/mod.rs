@@ -20,11 +20,8 @@
 
 #![allow(dead_code)]
 
-use std::fs::File;
-use std::io::{Read, Write};
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
 use std::num::{NonZeroU32, NonZeroU64};
-use std::os::fd::AsFd;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -34,6 +31,9 @@ use std::time::{Duration, Instant};
 use warden_enforce::{
     Allow, DeviceRules, EnforceError, Enforcement, IfName, Mac, Nft, Proto, Quarantine, RateLimit,
 };
+// The bench includes this module too and uses only part of it.
+#[allow(unused_imports)]
+pub use warden_netlab::{in_ns, require_root_and, run, sa, sysctl, tcp_connects, TcpServer};
 
 pub const DEV_MAC: &str = "02:77:00:00:00:10";
 pub const DEV2_MAC: &str = "02:77:00:00:00:20";
@@ -48,74 +48,17 @@ pub fn mac(s: &str) -> Mac {
     s.parse().unwrap()
 }
 
-pub fn sa(ip: &str, port: u16) -> SocketAddr {
-    SocketAddr::new(ip.parse().unwrap(), port)
-}
-
 /// Fails the test, with what to do, unless it runs as root with ip, nft and
 /// ping installed. These tests never skip.
 pub fn require_tools() {
-    assert!(
-        rustix::process::geteuid().is_root(),
-        "the nftables tests need root (network namespaces and nft): run `cargo test` as root, as CI does"
+    require_root_and(
+        "the nftables tests",
+        &[
+            ("nft", "--version", "nftables"),
+            ("ip", "-V", "iproute2"),
+            ("ping", "-V", "iputils-ping"),
+        ],
     );
-    for (tool, arg, package) in [
-        ("nft", "--version", "nftables"),
-        ("ip", "-V", "iproute2"),
-        ("ping", "-V", "iputils-ping"),
-    ] {
-        let ok = Command::new(tool)
-            .arg(arg)
-            .output()
-            .map(|o| o.status.success())
-            .unwrap_or(false);
-        assert!(
-            ok,
-            "`{tool}` is missing: install the Debian package {package} (apt-get install nftables iproute2 iputils-ping)"
-        );
-    }
-}
-
-fn run(args: &[&str]) {
-    let out = Command::new(args[0])
-        .args(&args[1..])
-        .output()
-        .unwrap_or_else(|e| panic!("{args:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// Runs `f` on a thread that has entered network namespace `ns`. Sockets it
-/// opens stay in that namespace wherever they are used later, and programs
-/// it starts (nft) run in it.
-pub fn in_ns<T: Send>(ns: &str, f: impl FnOnce() -> T + Send) -> T {
-    std::thread::scope(|s| {
-        s.spawn(|| {
-            enter(ns);
-            f()
-        })
-        .join()
-        .unwrap_or_else(|e| std::panic::resume_unwind(e))
-    })
-}
-
-fn enter(ns: &str) {
-    let path = format!("/run/netns/{ns}");
-    let file = File::open(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    rustix::thread::move_into_link_name_space(
-        file.as_fd(),
-        Some(rustix::thread::LinkNameSpaceType::Network),
-    )
-    .unwrap_or_else(|e| panic!("setns {path}: {e}"));
-}
-
-/// Writes a sysctl of the namespace the calling thread is in.
-fn sysctl(key: &str, value: &str) {
-    let path = format!("/proc/sys/{}", key.replace('.', "/"));
-    std::fs::write(&path, value).unwrap_or_else(|e| panic!("{path}: {e}"));
 }
 
 pub struct Lab {
@@ -451,45 +394,6 @@ impl Drop for UdpEcho {
     }
 }
 
-/// A TCP server that answers every connection with "ok".
-pub struct TcpServer {
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl TcpServer {
-    pub fn start(ns: &str, at: SocketAddr) -> TcpServer {
-        let listener =
-            in_ns(ns, || TcpListener::bind(at)).unwrap_or_else(|e| panic!("bind {at}: {e}"));
-        listener.set_nonblocking(true).unwrap();
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
-        let thread = std::thread::spawn(move || {
-            while !flag.load(Ordering::Relaxed) {
-                match listener.accept() {
-                    Ok((mut s, _)) => {
-                        let _ = s.write_all(b"ok");
-                    }
-                    Err(_) => std::thread::sleep(Duration::from_millis(10)),
-                }
-            }
-        });
-        TcpServer {
-            stop,
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for TcpServer {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
 /// A datagram to an echo server comes back: three tries, 300 ms each.
 pub fn udp_echoes(ns: &str, to: SocketAddr) -> bool {
     let any: SocketAddr = match to.ip() {
@@ -512,18 +416,6 @@ pub fn udp_echoes(ns: &str, to: SocketAddr) -> bool {
         }
     }
     false
-}
-
-/// A TCP connection is accepted and answers "ok" within a second.
-pub fn tcp_connects(ns: &str, to: SocketAddr) -> bool {
-    in_ns(ns, || {
-        let Ok(mut s) = TcpStream::connect_timeout(&to, Duration::from_secs(1)) else {
-            return false;
-        };
-        s.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
-        let mut buf = [0u8; 2];
-        s.read_exact(&mut buf).is_ok() && &buf == b"ok"
-    })
 }
 
 /// Counts the datagrams and bytes (UDP payload) that arrive.

@@ -83,6 +83,8 @@ struct Guard {
     /// Errors are logged, never fatal: the guard keeps guarding.
     errors: u64,
     last_tick_s: i64,
+    /// The second of the clock in which enforcing last failed.
+    failed_s: i64,
     webhook: Option<crate::webhook::Webhook>,
 }
 
@@ -170,12 +172,16 @@ impl Guard {
     }
 
     /// Ticks the policy once per second of the clock (capture time in
-    /// replay, kernel time live).
+    /// replay, kernel time live). New decisions are enforced at once, after
+    /// the frame that caused them; a failed apply is retried on the next
+    /// second, not on every frame.
     fn maybe_tick(&mut self, now_ns: i64) {
         let s = now_ns.div_euclid(1_000_000_000);
-        if s > self.last_tick_s || self.dirty {
+        if s > self.last_tick_s {
             self.last_tick_s = s;
             self.tick(Timestamp(now_ns));
+        } else if self.dirty && self.failed_s < s {
+            self.enforce(Timestamp(now_ns));
         }
     }
 
@@ -233,7 +239,8 @@ impl Guard {
         match result {
             Ok(()) => self.dirty = false,
             Err(e) => {
-                // Stays dirty: the next tick tries again.
+                // Stays dirty: the next second tries again.
+                self.failed_s = now.0.div_euclid(1_000_000_000);
                 self.errors += 1;
                 log(&format!("error: enforcing: {e}"));
             }
@@ -415,6 +422,7 @@ pub fn run(mut args: Args) -> Result<ExitCode> {
         dirty: true,
         errors: 0,
         last_tick_s: i64::MIN,
+        failed_s: i64::MIN,
         webhook: args.webhook.clone().map(crate::webhook::Webhook::start),
     };
     let active = guard.policy.active(now).count();

@@ -37,10 +37,7 @@ pub struct Args {
 const PROGRESS_MIN_BYTES: u64 = 32 << 20;
 
 pub fn run(args: Args) -> Result<ExitCode> {
-    let mut cfg = match &args.config {
-        Some(path) => Config::load(path)?,
-        None => Config::default(),
-    };
+    let mut cfg = Config::load_or_default(args.config.as_deref())?;
     if !args.lan.is_empty() {
         cfg.devices.lan = args.lan.clone();
     }

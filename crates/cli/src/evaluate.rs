@@ -40,10 +40,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     if args.captures.is_empty() && args.simulate == 0 {
         bail!("nothing to evaluate: give labelled captures or --simulate SEEDS");
     }
-    let cfg = match &args.config {
-        Some(path) => Config::load(path)?,
-        None => Config::default(),
-    };
+    let cfg = Config::load_or_default(args.config.as_deref())?;
     let mut eval = Evaluation::default();
     for capture in &args.captures {
         let labels = load_labels(&labels_path(capture))?;

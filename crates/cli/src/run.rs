@@ -337,10 +337,7 @@ fn wall_clock_ns() -> i64 {
 }
 
 pub fn run(mut args: Args) -> Result<ExitCode> {
-    let cfg = match &args.config {
-        Some(path) => Config::load(path)?,
-        None => Config::default(),
-    };
+    let cfg = Config::load_or_default(args.config.as_deref())?;
     // The command line overrides [run] in the configuration file.
     let run = &cfg.run;
     if args.interfaces.is_empty() {

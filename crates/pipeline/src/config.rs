@@ -102,6 +102,11 @@ impl Config {
         })
     }
 
+    /// The file's configuration, or the defaults when there is no file.
+    pub fn load_or_default(path: Option<&Path>) -> Result<Self, ConfigError> {
+        path.map_or_else(|| Ok(Config::default()), Config::load)
+    }
+
     pub fn parse(text: &str) -> Result<Self, String> {
         toml::from_str(text).map_err(|e| e.to_string())
     }

@@ -10,10 +10,12 @@
 
 pub mod envelope;
 pub mod keys;
+pub mod sighting;
 pub mod types;
 
 pub use envelope::{Envelope, EnvelopeError, Signature};
 pub use keys::{KeyError, KeyId, KeyPair, PublicKey};
+pub use sighting::{open_sighting, BuildError, SightingError, VerifiedSighting};
 pub use types::*;
 
 /// DSSE payload types.

@@ -1,0 +1,6 @@
+//! The killswitch feed server (issue #4): signed sightings in, listings on
+//! independent evidence, curation with an append-only audit log, and signed
+//! static feed files out. docs/feed-server.md describes it.
+
+pub mod engine;
+pub mod store;

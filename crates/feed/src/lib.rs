@@ -10,11 +10,14 @@
 
 pub mod envelope;
 pub mod keys;
+pub mod matcher;
 pub mod sighting;
 pub mod types;
+pub mod version;
 
 pub use envelope::{Envelope, EnvelopeError, Signature};
 pub use keys::{KeyError, KeyId, KeyPair, PublicKey};
+pub use matcher::{DeviceFacts, DeviceSet, FeedIndex, FeedMatch};
 pub use sighting::{open_sighting, BuildError, SightingError, VerifiedSighting};
 pub use types::*;
 

@@ -5,6 +5,7 @@ mod analyze;
 mod demo;
 mod device;
 mod evaluate;
+mod model;
 mod run;
 mod simulate;
 mod table;
@@ -42,6 +43,8 @@ enum Command {
     UninstallRules(run::UninstallArgs),
     /// The owner's view and word: list, show, trust, release, quarantine.
     Device(device::Args),
+    /// Device threat models: lint against baseline requirements, render the consumer page and label, print the schema.
+    Model(model::Args),
 }
 
 fn main() -> ExitCode {
@@ -54,6 +57,7 @@ fn main() -> ExitCode {
         Command::Run(args) => run::run(args),
         Command::UninstallRules(args) => run::uninstall(args),
         Command::Device(args) => device::run(args),
+        Command::Model(args) => model::run(args),
     };
     match result {
         Ok(code) => code,

@@ -2,5 +2,9 @@
 //! independent evidence, curation with an append-only audit log, and signed
 //! static feed files out. docs/feed-server.md describes it.
 
+pub mod api;
+pub mod curation;
 pub mod engine;
+pub mod nettag;
+pub mod server;
 pub mod store;

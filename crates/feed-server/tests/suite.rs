@@ -102,13 +102,15 @@ async fn ingest_refusals_change_nothing(db: TestDb) {
     let dev = device("Cam X1");
     let first = new_sighting("r1", "n1", &dev);
     assert_eq!(
-        s.ingest(&[first.clone()], NOW, &params()).await.unwrap(),
+        s.ingest(std::slice::from_ref(&first), NOW, &params())
+            .await
+            .unwrap(),
         vec![Outcome::Accepted]
     );
     let before = s.counts().await.unwrap();
     // Replay: same reporter and nonce.
     assert_eq!(
-        s.ingest(&[first.clone()], NOW + 5, &params())
+        s.ingest(std::slice::from_ref(&first), NOW + 5, &params())
             .await
             .unwrap(),
         vec![Outcome::Replay]

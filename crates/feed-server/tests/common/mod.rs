@@ -18,7 +18,7 @@ use warden_feed_server::nettag::NetworkTagger;
 use warden_feed_server::store::{postgres::PgStore, sqlite::SqliteStore, NewSighting, Store};
 
 /// A fixed "now" on the hour.
-pub const NOW: i64 = 1_800_000_000 - 1_800_000_000 % 3600 + 1800;
+pub const NOW: i64 = 1_800_001_800;
 
 #[derive(Clone, Copy, Debug)]
 pub enum Db {

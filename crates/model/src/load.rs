@@ -448,25 +448,19 @@ impl LineIndex {
             match stack.last_mut() {
                 None => {}
                 Some(Ctx::Map { awaiting_value }) if !*awaiting_value => {
-                    // A key. Complex keys do not occur in models; name them "?".
-                    let key = key_text.unwrap_or_else(|| "?".into());
+                    // A key. A complex (non-scalar) key cannot be a model's
+                    // key; serde refuses the file, so stop indexing here.
+                    let Some(key) = key_text else { break };
                     lines.entry(join(&path, &key)).or_insert(line);
                     path.push(key);
                     *awaiting_value = true;
-                    if is_start {
-                        // Skip a complex key's contents by treating it as the value.
-                        stack.push(Ctx::Map {
-                            awaiting_value: false,
-                        });
-                    }
                     continue;
                 }
-                Some(Ctx::Map { awaiting_value }) => {
-                    if !is_start {
-                        path.pop();
-                        *awaiting_value = false;
-                    }
+                Some(Ctx::Map { awaiting_value }) if !is_start => {
+                    path.pop();
+                    *awaiting_value = false;
                 }
+                Some(Ctx::Map { .. }) => {}
                 Some(Ctx::Seq { index }) => {
                     let seg = format!("[{index}]");
                     lines.entry(join(&path, &seg)).or_insert(line);

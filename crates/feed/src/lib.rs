@@ -8,13 +8,19 @@
 //!   [`client::TrustedFeed`].
 //! - [`matcher::FeedIndex`]: listings against a router's devices.
 
+pub mod client;
 pub mod envelope;
+pub mod files;
 pub mod keys;
 pub mod matcher;
+pub mod publish;
 pub mod sighting;
+pub mod synth;
 pub mod types;
 pub mod version;
 
+pub use client::Via;
+pub use client::{DirFetcher, Fetcher, HttpFetcher, SyncError, SyncReport, TrustedFeed};
 pub use envelope::{Envelope, EnvelopeError, Signature};
 pub use keys::{KeyError, KeyId, KeyPair, PublicKey};
 pub use matcher::{DeviceFacts, DeviceSet, FeedIndex, FeedMatch};

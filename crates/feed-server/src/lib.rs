@@ -6,5 +6,6 @@ pub mod api;
 pub mod curation;
 pub mod engine;
 pub mod nettag;
+pub mod publish;
 pub mod server;
 pub mod store;

@@ -27,6 +27,7 @@ both!(
     api_refusals_are_clear_and_change_nothing,
     api_batch_reports_each_envelope,
     api_curation_envelopes_are_checked,
+    publish_writes_signed_snapshot_delta_and_timestamp,
 );
 
 fn params() -> IngestParams {
@@ -880,5 +881,89 @@ async fn api_curation_envelopes_are_checked(db: TestDb) {
         .as_str()
         .unwrap()
         .starts_with("operator:ops:"));
+    db.drop_pg().await;
+}
+
+async fn publish_writes_signed_snapshot_delta_and_timestamp(db: TestDb) {
+    use warden_feed::publish::PublishOptions;
+    use warden_feed::{Delta, Timestamp, PAYLOAD_DELTA, PAYLOAD_TIMESTAMP};
+    use warden_feed_server::publish::{ensure_root, publish_store};
+    let s = db.store.as_ref();
+    let cfg = ListingConfig::default();
+    let listed = list_outbreak(s, &cfg, &device("Cam X1"), NOW).await;
+    let op = Actor::Cli {
+        user: "carol".into(),
+    };
+    let manual = Change::List {
+        severity: Severity::Vulnerable,
+        matches: DeviceMatch {
+            mac_prefixes: vec!["00:17:88/24".parse().unwrap()],
+            model: Some("Plug".into()),
+            ..Default::default()
+        },
+        action: FeedAction::Notify,
+        references: vec![],
+        behaviours: vec![],
+        reason: "weak default password".into(),
+    };
+    curation::apply(s, &op, &manual, cfg.weights(), NOW)
+        .await
+        .unwrap();
+    let out = db.dir.path().join("feed");
+    let root_key = key(900);
+    let feed_key = key(901);
+    assert!(ensure_root(&out, Some(&root_key), &feed_key, NOW + 365 * 86400).unwrap());
+    assert!(
+        !ensure_root(&out, None, &feed_key, NOW).unwrap(),
+        "an existing root is kept"
+    );
+    let ts = publish_store(s, &out, vec![key(901)], PublishOptions::at(NOW))
+        .await
+        .unwrap();
+    assert_eq!((ts.version, ts.snapshot.count), (1, 2));
+    let snap = std::fs::read_to_string(out.join(&ts.snapshot.path)).unwrap();
+    assert_eq!(snap.lines().count(), 3, "header and two listings");
+    assert!(snap.contains(&listed));
+    // Delist one; the next version's delta removes it.
+    curation::apply(
+        s,
+        &op,
+        &Change::Delist {
+            id: listed.clone(),
+            reason: "fixed upstream".into(),
+        },
+        cfg.weights(),
+        NOW + 60,
+    )
+    .await
+    .unwrap();
+    publish_store(s, &out, vec![key(901)], PublishOptions::at(NOW + 120))
+        .await
+        .unwrap();
+    let env =
+        Envelope::from_slice(&std::fs::read(out.join("timestamp.json")).unwrap(), 1 << 20).unwrap();
+    let ts: Timestamp = env
+        .open(PAYLOAD_TIMESTAMP, &[feed_key.public()], 1)
+        .unwrap();
+    assert!(
+        env.open::<Timestamp>(PAYLOAD_TIMESTAMP, &[root_key.public()], 1)
+            .is_err(),
+        "signed by the feed key only"
+    );
+    assert_eq!((ts.version, ts.snapshot.count, ts.deltas.len()), (2, 1, 1));
+    let denv = Envelope::from_slice(
+        &std::fs::read(out.join(&ts.deltas[0].path)).unwrap(),
+        1 << 24,
+    )
+    .unwrap();
+    let delta: Delta = denv.open(PAYLOAD_DELTA, &[feed_key.public()], 1).unwrap();
+    assert_eq!(delta.removals, vec![listed]);
+    assert!(delta.upserts.is_empty());
+    // A key the root did not delegate cannot publish.
+    assert!(
+        publish_store(s, &out, vec![key(902)], PublishOptions::at(NOW + 180))
+            .await
+            .is_err()
+    );
     db.drop_pg().await;
 }

@@ -462,7 +462,8 @@ impl Store for PgStore {
         limit: i64,
     ) -> Result<Vec<ListingRow>> {
         sqlx::query(&format!(
-            "SELECT {LISTING_COLS} FROM listings WHERE ($1::text IS NULL OR state = $1) AND id > $2 ORDER BY id LIMIT $3"
+            "SELECT {LISTING_COLS} FROM listings WHERE ($1::text IS NULL OR state = $1) AND id COLLATE \"C\" > $2
+             ORDER BY id COLLATE \"C\" LIMIT $3"
         ))
         .bind(state)
         .bind(after_id)

@@ -5,6 +5,7 @@ mod analyze;
 mod demo;
 mod device;
 mod evaluate;
+mod feed;
 mod model;
 mod run;
 mod simulate;
@@ -43,6 +44,8 @@ enum Command {
     UninstallRules(run::UninstallArgs),
     /// The owner's view and word: list, show, trust, release, quarantine.
     Device(device::Args),
+    /// The killswitch feed: keys, the feed server, publishing and curation.
+    Feed(feed::Args),
     /// Device threat models: lint against baseline requirements, render the consumer page and label, print the schema.
     Model(model::Args),
 }
@@ -57,6 +60,7 @@ fn main() -> ExitCode {
         Command::Run(args) => run::run(args),
         Command::UninstallRules(args) => run::uninstall(args),
         Command::Device(args) => device::run(args),
+        Command::Feed(args) => feed::run(args),
         Command::Model(args) => model::run(args),
     };
     match result {

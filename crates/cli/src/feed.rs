@@ -1,0 +1,343 @@
+//! `warden feed`: the killswitch feed (issue #4). `keygen` makes a key; with
+//! the default `feed-server` cargo feature, `serve` runs the feed server,
+//! `publish` writes the signed static feed files, and `list`, `delist` and
+//! `fixed` curate the server's database directly (docs/feed-server.md).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use warden_feed::KeyPair;
+
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    pub command: FeedCommand,
+}
+
+#[derive(clap::Subcommand)]
+pub enum FeedCommand {
+    /// Create an Ed25519 key file (0600) if it does not exist, and print its public key and key id.
+    Keygen {
+        /// The key file.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Run the feed server: sightings in, listings on independent evidence.
+    #[cfg(feature = "feed-server")]
+    Serve(server::ServeArgs),
+    /// Write the signed feed (root, snapshot, delta, timestamp) as static files.
+    #[cfg(feature = "feed-server")]
+    Publish(server::PublishArgs),
+    /// List a device type by hand, with a reason (recorded in the audit log).
+    #[cfg(feature = "feed-server")]
+    List(server::ListArgs),
+    /// Take a listing off the feed, with a reason; evidence cannot list it again until an operator does.
+    #[cfg(feature = "feed-server")]
+    Delist(server::DelistArgs),
+    /// Mark firmware fixed under a MAC prefix: devices on that version or later stop matching.
+    #[cfg(feature = "feed-server")]
+    Fixed(server::FixedArgs),
+}
+
+pub fn run(args: Args) -> Result<ExitCode> {
+    match args.command {
+        FeedCommand::Keygen { out } => {
+            let existed = out.exists();
+            let key = KeyPair::load_or_create(&out)
+                .with_context(|| format!("key file {}", out.display()))?;
+            let public = serde_json::to_value(key.public())?;
+            println!("public key: {}", public.as_str().unwrap_or_default());
+            println!("key id:     {}", key.key_id());
+            eprintln!(
+                "warden: {} {}",
+                if existed {
+                    "loaded existing key"
+                } else {
+                    "created key"
+                },
+                out.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        #[cfg(feature = "feed-server")]
+        FeedCommand::Serve(a) => server::serve(a),
+        #[cfg(feature = "feed-server")]
+        FeedCommand::Publish(a) => server::publish(a),
+        #[cfg(feature = "feed-server")]
+        FeedCommand::List(a) => server::list(a),
+        #[cfg(feature = "feed-server")]
+        FeedCommand::Delist(a) => server::delist(a),
+        #[cfg(feature = "feed-server")]
+        FeedCommand::Fixed(a) => server::fixed(a),
+    }
+}
+
+#[cfg(feature = "feed-server")]
+mod server {
+    use std::net::SocketAddr;
+    use std::path::PathBuf;
+    use std::process::ExitCode;
+
+    use anyhow::{anyhow, Context, Result};
+    use warden_feed::publish::PublishOptions;
+    use warden_feed::{DeviceMatch, FeedAction, KeyPair, MacPrefix, Severity, VersionRange};
+    use warden_feed_server::curation::{self, Actor, Change};
+    use warden_feed_server::engine::ListingConfig;
+    use warden_feed_server::publish::{ensure_root, publish_store};
+    use warden_feed_server::server::ServerConfig;
+    use warden_feed_server::store;
+
+    const DEFAULT_DB: &str = "sqlite:/var/lib/warden/feed.db";
+
+    #[derive(clap::Args)]
+    pub struct ServeArgs {
+        /// Server configuration (TOML: listen, db, secret, [listing], [[curators.operators]], [[curators.vendors]]).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// `sqlite:PATH` or `postgres://...` (overrides the config).
+        #[arg(long, value_name = "URL")]
+        db: Option<String>,
+        /// Address to listen on (default 127.0.0.1:8470; overrides the config).
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<SocketAddr>,
+        /// The network-tag secret, created 0600 on first run (overrides the config).
+        #[arg(long, value_name = "FILE")]
+        secret: Option<PathBuf>,
+    }
+
+    #[derive(clap::Args)]
+    pub struct PublishArgs {
+        #[arg(long, value_name = "URL", default_value = DEFAULT_DB)]
+        db: String,
+        /// The feed directory (serve it with any web server or CDN).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// The feed role's key file (see `warden feed keygen`).
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+        /// The root key file: needed once, to create root v1 when DIR has no root.
+        #[arg(long, value_name = "FILE")]
+        root_key: Option<PathBuf>,
+        /// Days a new root is valid.
+        #[arg(long, default_value_t = 365)]
+        root_days: i64,
+        /// Hours the timestamp is valid: publish at least this often.
+        #[arg(long, default_value_t = 24)]
+        timestamp_hours: i64,
+        /// Days snapshots and deltas are valid.
+        #[arg(long, default_value_t = 14)]
+        snapshot_days: i64,
+    }
+
+    #[derive(clap::Args)]
+    pub struct ListArgs {
+        #[arg(long, value_name = "URL", default_value = DEFAULT_DB)]
+        db: String,
+        /// MAC prefix of the device type, like 00:17:88/24 (repeat for several).
+        #[arg(long = "mac-prefix", value_name = "PREFIX")]
+        mac_prefixes: Vec<MacPrefix>,
+        #[arg(long)]
+        vendor: Option<String>,
+        #[arg(long)]
+        model: Option<String>,
+        /// Type fingerprint (64 hex), for devices without a model.
+        #[arg(long)]
+        fingerprint: Option<String>,
+        /// Lowest affected firmware.
+        #[arg(long)]
+        firmware_min: Option<String>,
+        /// First unaffected firmware.
+        #[arg(long)]
+        firmware_below: Option<String>,
+        /// vulnerable or compromised-in-the-wild.
+        #[arg(long, value_parser = parse_kebab::<Severity>, default_value = "vulnerable")]
+        severity: Severity,
+        /// notify, block-upnp, rate-limit or quarantine.
+        #[arg(long, value_parser = parse_kebab::<FeedAction>, default_value = "notify")]
+        action: FeedAction,
+        /// CVE id or URL (repeat for several).
+        #[arg(long = "reference", value_name = "REF")]
+        references: Vec<String>,
+        /// One sentence for people: why it is listed.
+        #[arg(long)]
+        reason: String,
+    }
+
+    #[derive(clap::Args)]
+    pub struct DelistArgs {
+        #[arg(long, value_name = "URL", default_value = DEFAULT_DB)]
+        db: String,
+        /// The listing id (32 hex).
+        #[arg(long)]
+        id: String,
+        #[arg(long)]
+        reason: String,
+    }
+
+    #[derive(clap::Args)]
+    pub struct FixedArgs {
+        #[arg(long, value_name = "URL", default_value = DEFAULT_DB)]
+        db: String,
+        #[arg(long, value_name = "PREFIX")]
+        mac_prefix: MacPrefix,
+        /// Only this model (default: every model under the prefix).
+        #[arg(long)]
+        model: Option<String>,
+        /// The first fixed firmware version.
+        #[arg(long)]
+        fixed_in: String,
+        #[arg(long)]
+        reason: String,
+    }
+
+    fn parse_kebab<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, String> {
+        serde_json::from_value(serde_json::Value::String(s.to_string())).map_err(|e| e.to_string())
+    }
+
+    fn runtime() -> Result<tokio::runtime::Runtime> {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .context("starting the async runtime")
+    }
+
+    fn now() -> i64 {
+        time::OffsetDateTime::now_utc().unix_timestamp()
+    }
+
+    pub fn serve(a: ServeArgs) -> Result<ExitCode> {
+        let mut cfg = match &a.config {
+            Some(p) => ServerConfig::load(p)?,
+            None => ServerConfig::default(),
+        };
+        if let Some(db) = a.db {
+            cfg.db = db;
+        }
+        if let Some(l) = a.listen {
+            cfg.listen = l;
+        }
+        if let Some(s) = a.secret {
+            cfg.secret = s;
+        }
+        runtime()?.block_on(warden_feed_server::server::serve(cfg))?;
+        Ok(ExitCode::SUCCESS)
+    }
+
+    pub fn publish(a: PublishArgs) -> Result<ExitCode> {
+        let feed_key =
+            KeyPair::load(&a.key).with_context(|| format!("feed key {}", a.key.display()))?;
+        let root_key = a
+            .root_key
+            .as_ref()
+            .map(|p| KeyPair::load(p).with_context(|| format!("root key {}", p.display())))
+            .transpose()?;
+        let now = now();
+        if ensure_root(
+            &a.out,
+            root_key.as_ref(),
+            &feed_key,
+            now + a.root_days * 86400,
+        )? {
+            eprintln!("warden: created root v1 in {}", a.out.display());
+        }
+        let opts = PublishOptions {
+            now,
+            snapshot_ttl_s: a.snapshot_days * 86400,
+            timestamp_ttl_s: a.timestamp_hours * 3600,
+            ..PublishOptions::at(now)
+        };
+        let rt = runtime()?;
+        let ts = rt.block_on(async {
+            let s = store::open(&a.db)
+                .await
+                .with_context(|| format!("opening {}", a.db))?;
+            publish_store(s.as_ref(), &a.out, vec![feed_key], opts)
+                .await
+                .map_err(anyhow::Error::from)
+        })?;
+        println!(
+            "published version {} with {} listings ({} bytes) and {} delta(s) to {}",
+            ts.version,
+            ts.snapshot.count,
+            ts.snapshot.size,
+            ts.deltas.len(),
+            a.out.display()
+        );
+        Ok(ExitCode::SUCCESS)
+    }
+
+    fn cli_actor() -> Actor {
+        Actor::Cli {
+            user: std::env::var("USER").unwrap_or_else(|_| "unknown".into()),
+        }
+    }
+
+    fn curate(db: &str, change: Change) -> Result<ExitCode> {
+        curation::validate(&change).map_err(|e| anyhow!("{e}"))?;
+        let applied = runtime()?.block_on(async {
+            let s = store::open(db)
+                .await
+                .with_context(|| format!("opening {db}"))?;
+            curation::apply(
+                s.as_ref(),
+                &cli_actor(),
+                &change,
+                ListingConfig::default().weights(),
+                now(),
+            )
+            .await
+            .map_err(|e| anyhow!("{e}"))
+        })?;
+        println!("{}: {}", applied.action, applied.listings.join(" "));
+        Ok(ExitCode::SUCCESS)
+    }
+
+    pub fn list(a: ListArgs) -> Result<ExitCode> {
+        let firmware =
+            (a.firmware_min.is_some() || a.firmware_below.is_some()).then(|| VersionRange {
+                min: a.firmware_min,
+                below: a.firmware_below,
+                fixed_in: vec![],
+            });
+        curate(
+            &a.db,
+            Change::List {
+                severity: a.severity,
+                matches: DeviceMatch {
+                    mac_prefixes: a.mac_prefixes,
+                    vendor: a.vendor,
+                    model: a.model,
+                    firmware,
+                    fingerprint: a.fingerprint,
+                },
+                action: a.action,
+                references: a.references,
+                behaviours: vec![],
+                reason: a.reason,
+            },
+        )
+    }
+
+    pub fn delist(a: DelistArgs) -> Result<ExitCode> {
+        curate(
+            &a.db,
+            Change::Delist {
+                id: a.id,
+                reason: a.reason,
+            },
+        )
+    }
+
+    pub fn fixed(a: FixedArgs) -> Result<ExitCode> {
+        curate(
+            &a.db,
+            Change::MarkFixed {
+                mac_prefix: a.mac_prefix,
+                model: a.model,
+                fixed_in: a.fixed_in,
+                reason: a.reason,
+            },
+        )
+    }
+}

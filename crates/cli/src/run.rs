@@ -16,11 +16,14 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use warden_capture::{Frame, FrameSource, PcapFile};
+use warden_decode::Mac;
 use warden_detect::{Alert, Timestamp};
 use warden_devices::Device;
-use warden_enforce::{Allow, DeviceRules, Enforcement, IfName, Label, Quarantine, TableName};
-use warden_pipeline::{Config, Pipeline, Sink};
-use warden_policy::{messages, Action, AlertSummary, Change, Policy};
+use warden_enforce::{
+    Allow, DeviceRules, Enforcement, IfName, Label, Proto, Quarantine, TableName,
+};
+use warden_pipeline::{Config, DnsAnswer, Pipeline, Sink};
+use warden_policy::{messages, Action, AlertSummary, Change, NameGrants, Policy, QuarantineConfig};
 use warden_state::{DeviceRecord, OwnerCommand, Store};
 
 #[derive(clap::Args)]
@@ -77,7 +80,11 @@ struct Guard {
     store: Store,
     enforcer: Enforcer,
     base: Enforcement,
-    quarantine_allow: Vec<Allow>,
+    /// What quarantined devices may still reach (per vendor).
+    quarantine: QuarantineConfig,
+    /// Addresses of allowed host names, as the router's resolver gave
+    /// them to each quarantined device.
+    grants: NameGrants,
     /// The enforcement state is behind the policy's.
     dirty: bool,
     /// Errors are logged, never fatal: the guard keeps guarding.
@@ -136,6 +143,10 @@ impl Guard {
         self.owner_commands(now);
         let changes = self.policy.tick(now);
         self.handle(changes);
+        if !self.grants.is_empty() {
+            let quarantined = self.quarantined(now);
+            self.dirty |= self.grants.prune(now, |mac| quarantined.contains(&mac));
+        }
         if self.dirty {
             self.enforce(now);
         }
@@ -212,13 +223,49 @@ impl Guard {
                 Action::BlockUpnp => rules.block_upnp = Some(reason),
                 Action::Quarantine => {
                     rules.quarantine = Some(Quarantine {
-                        allow: self.quarantine_allow.clone(),
+                        allow: self.quarantine_allow(d.device),
                         reason,
                     })
                 }
             }
         }
         e
+    }
+
+    /// Devices quarantined now.
+    fn quarantined(&self, now: Timestamp) -> Vec<Mac> {
+        self.policy
+            .active(now)
+            .filter(|d| d.action == Action::Quarantine)
+            .map(|d| d.device)
+            .collect()
+    }
+
+    /// What one quarantined device may still reach: DNS and NTP as
+    /// configured, and on TCP 443 and 80 the allowed addresses and the
+    /// addresses its resolver gave it for allowed names.
+    fn quarantine_allow(&self, device: Mac) -> Vec<Allow> {
+        let allowance = self
+            .quarantine
+            .allowance(warden_oui::lookup(device.0).vendor);
+        let mut allow = Vec::new();
+        if allowance.dns {
+            allow.push(Allow::Dns);
+        }
+        if allowance.ntp {
+            allow.push(Allow::Ntp);
+        }
+        let granted = self.grants.addrs(device).map(ipnet::IpNet::from);
+        for net in allowance.nets.into_iter().chain(granted) {
+            for port in [443, 80] {
+                allow.push(Allow::Net {
+                    net,
+                    proto: Some(Proto::Tcp),
+                    port: Some(port),
+                });
+            }
+        }
+        allow
     }
 
     fn enforce(&mut self, now: Timestamp) {
@@ -276,6 +323,41 @@ impl Sink for Guard {
             .policy
             .on_ongoing(device.mac, alert.kind, &summary, now);
         self.handle(changes);
+    }
+
+    /// The router's resolver named an address for a quarantined device: if
+    /// the name is one its quarantine allows, that address is granted to
+    /// that device (docs/policy.md, "Quarantine allow-list"). Answers from
+    /// anyone but the router's own addresses are not believed: another LAN
+    /// device could forge one to open a way out.
+    fn dns_answer(&mut self, device: &Device, answer: &DnsAnswer<'_>) {
+        if !self.base.router_addrs.contains(&answer.resolver) {
+            return;
+        }
+        let now = Timestamp(answer.ts_ns);
+        if !self.quarantined(now).contains(&device.mac) {
+            return;
+        }
+        if !self
+            .quarantine
+            .allowance(device.vendor())
+            .allows_name(answer.name)
+        {
+            return;
+        }
+        if self
+            .grants
+            .grant(device.mac, answer.addrs, answer.ttl_s, now)
+        {
+            self.dirty = true;
+            let addrs: Vec<String> = answer.addrs.iter().map(IpAddr::to_string).collect();
+            log(&format!(
+                "{}: quarantined, but may reach {} ({}) on HTTPS and HTTP, as its quarantine allows that name",
+                device.mac,
+                answer.name,
+                addrs.join(", ")
+            ));
+        }
     }
 }
 
@@ -375,27 +457,15 @@ pub fn run(mut args: Args) -> Result<ExitCode> {
             .map(|i| IfName::new(i))
             .collect::<Result<_, _>>()?;
     }
-    let allowance = cfg.policy.quarantine.allowance(None);
-    let mut quarantine_allow = Vec::new();
-    if allowance.dns {
-        quarantine_allow.push(Allow::Dns);
-    }
-    if allowance.ntp {
-        quarantine_allow.push(Allow::Ntp);
-    }
-    for host in &allowance.hosts {
-        match host.parse::<ipnet::IpNet>().or_else(|_| host.parse::<IpAddr>().map(Into::into)) {
-            Ok(net) => quarantine_allow.push(Allow::Net {
-                net,
-                proto: None,
-                port: None,
-            }),
-            // Names need the resolver's answers bound per device (a later
-            // step); an address or prefix works today.
-            Err(_) => log(&format!(
-                "warning: quarantine allow_hosts entry {host:?} is not an address or prefix; ignored"
-            )),
-        }
+    let names = &cfg.policy.quarantine;
+    if base.router_addrs.is_empty()
+        && names
+            .allow_hosts
+            .iter()
+            .chain(names.update_hosts.values().flatten())
+            .any(|h| h.parse::<ipnet::IpNet>().is_err() && h.parse::<IpAddr>().is_err())
+    {
+        log("warning: the quarantine allows host names, but without --router-addr no resolver is trusted to name their addresses; they stay blocked");
     }
 
     // Start from what was decided before: restore, repair, expire, enforce.
@@ -415,7 +485,8 @@ pub fn run(mut args: Args) -> Result<ExitCode> {
             Enforcer::Nft
         },
         base,
-        quarantine_allow,
+        quarantine: cfg.policy.quarantine.clone(),
+        grants: NameGrants::default(),
         dirty: true,
         errors: 0,
         last_tick_s: i64::MIN,

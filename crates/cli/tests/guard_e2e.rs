@@ -439,3 +439,105 @@ fn a_spam_device_loses_smtp_but_keeps_https() {
     let status = guard.stop();
     assert!(status.success(), "warden run exited with {status}");
 }
+
+#[test]
+fn a_quarantined_device_reaches_only_the_host_names_its_quarantine_allows() {
+    let lab = Lab::new("names");
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("warden.toml");
+    std::fs::write(
+        &config,
+        "[policy.quarantine]\nallow_hosts = [\"updates.example.test\"]\n",
+    )
+    .unwrap();
+    let db = dir.path().join("warden.db");
+    let mut guard = Guard::start_with(&lab, db.clone(), &["--config", config.to_str().unwrap()]);
+    let other = inet_extra(1);
+    let _servers = [
+        TcpServer::start(&lab.inet, sa(INET_IP, 443)),
+        TcpServer::start(&lab.inet, sa(INET_IP, 8443)),
+        TcpServer::start(&lab.inet, sa(&other, 443)),
+    ];
+    let _dns = DnsServer::start(
+        &lab.router,
+        sa(ROUTER_LAN, 53),
+        vec![
+            ("updates.example.test".into(), INET_IP.parse().unwrap()),
+            ("other.example.test".into(), other.parse().unwrap()),
+        ],
+    );
+    assert!(tcp_connects(&lab.dev, sa(INET_IP, 443)));
+
+    warden_device(&db, &["quarantine", DEV_MAC]);
+    let blocked = wait_for(Duration::from_secs(10), || {
+        !tcp_connects(&lab.dev, sa(INET_IP, 443))
+    });
+    assert!(blocked.is_some(), "not quarantined: {:?}", guard.log());
+
+    // A name the quarantine does not allow stays blocked, answer or not.
+    let resolver = sa(ROUTER_LAN, 53);
+    assert_eq!(
+        dns_lookup(&lab.dev, resolver, "other.example.test"),
+        Some(other.parse().unwrap()),
+        "the quarantine must leave DNS to the router"
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(!tcp_connects(&lab.dev, sa(&other, 443)));
+
+    // Another LAN device forges an answer naming `other` as the allowed
+    // host: it is not the router's resolver, so nothing opens.
+    let forged = dns_reply(
+        &dns_query(7, "updates.example.test"),
+        Some(other.parse().unwrap()),
+        300,
+    );
+    in_ns(&lab.dev2, || {
+        let s = std::net::UdpSocket::bind(sa(DEV2_IP, 53)).unwrap();
+        for _ in 0..3 {
+            s.send_to(&forged, sa(DEV_IP, 40053)).unwrap();
+        }
+    });
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(
+        !tcp_connects(&lab.dev, sa(&other, 443)),
+        "a forged answer from a LAN device opened the quarantine"
+    );
+
+    // The allowed name, answered by the router: its address opens on
+    // HTTPS, for this device, and nothing else does.
+    let asked = Instant::now();
+    assert_eq!(
+        dns_lookup(&lab.dev, resolver, "updates.example.test"),
+        Some(INET_IP.parse().unwrap())
+    );
+    let opened = wait_for(Duration::from_secs(5), || {
+        tcp_connects(&lab.dev, sa(INET_IP, 443))
+    });
+    let opened = opened.unwrap_or_else(|| {
+        panic!(
+            "the allowed update host stayed blocked after the router's answer: {:?}",
+            guard.log()
+        )
+    });
+    eprintln!(
+        "names: the allowed host opened {:.2} s after the DNS answer ({:.2} s end to end)",
+        opened.as_secs_f64(),
+        asked.elapsed().as_secs_f64()
+    );
+    assert!(
+        !tcp_connects(&lab.dev, sa(INET_IP, 8443)),
+        "the grant opened more than HTTPS and HTTP"
+    );
+    assert!(!tcp_connects(&lab.dev, sa(&other, 443)));
+    assert!(guard.logged("may reach updates.example.test (198.51.100.2)"));
+    guard.assert_running();
+
+    // The release ends the quarantine and its grants with it.
+    warden_device(&db, &["release", DEV_MAC]);
+    let released = wait_for(Duration::from_secs(10), || {
+        tcp_connects(&lab.dev, sa(&other, 443))
+    });
+    assert!(released.is_some(), "not released: {:?}", guard.log());
+    let status = guard.stop();
+    assert!(status.success(), "warden run exited with {status}");
+}

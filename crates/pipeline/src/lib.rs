@@ -22,13 +22,14 @@ pub use report::{AlertReport, DeviceReport, InputReport, Report};
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
+use arrayvec::ArrayVec;
 use rustc_hash::FxHashMap;
 use serde::Serialize;
 use warden_capture::Frame;
 use warden_decode::{decode, IpHeader, Mac, Network, Packet, Transport};
 use warden_detect::{Alert, Detectors, Direction, DnsEvent, Finding, Scope, Seen};
 use warden_devices::{Device, DeviceTable};
-use warden_identify::dns::DnsMessage;
+use warden_identify::dns::{DnsMessage, RData, Section};
 
 use crate::lan::{is_group, is_unspecified};
 use crate::names::NameBindings;
@@ -39,6 +40,31 @@ pub trait Sink {
     fn alert(&mut self, device: &Device, alert: &Alert);
     /// An incident goes on; `alert` carries its newest evidence.
     fn update(&mut self, _device: &Device, _alert: &Alert) {}
+    /// A DNS answer reached the device: what its resolver said a name is.
+    /// The guard binds host-name allow-lists to these addresses, per
+    /// device, rather than resolving names itself (a name's addresses
+    /// differ by resolver, place and time; these are the ones the device
+    /// will use).
+    fn dns_answer(&mut self, _device: &Device, _answer: &DnsAnswer<'_>) {}
+}
+
+/// Most addresses of one DNS answer passed to [`Sink::dns_answer`].
+pub const MAX_ANSWER_ADDRS: usize = 16;
+
+/// A DNS response with addresses, as one device received it (UDP only).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DnsAnswer<'a> {
+    pub ts_ns: i64,
+    /// Who answered (the source of the response).
+    pub resolver: IpAddr,
+    /// The question's name: lowercase, no trailing dot. The A and AAAA
+    /// records of the answer section are taken as its addresses, CNAME
+    /// chains included, as a stub resolver takes them.
+    pub name: &'a str,
+    /// At most [`MAX_ANSWER_ADDRS`], in the order of the answer.
+    pub addrs: &'a [IpAddr],
+    /// The smallest TTL among those records (seconds).
+    pub ttl_s: u32,
 }
 
 /// A sink that only lets the device table keep the alerts.
@@ -412,22 +438,41 @@ impl Pipeline {
     ) {
         let scope = self.scope(ip.src, p.src_mac);
         let mut dns = None;
+        let mut question = None;
+        let mut answer_addrs = ArrayVec::<IpAddr, MAX_ANSWER_ADDRS>::new();
+        let mut answer_ttl = u32::MAX;
         if matches!(p.transport, Transport::Udp { .. }) && src_port == 53 {
             if let Ok(m) = DnsMessage::parse(p.payload) {
                 if m.is_response() {
                     dns = Some(DnsEvent::Response { rcode: m.rcode() });
+                    if m.rcode() == 0 {
+                        question = m.questions().next().and_then(Result::ok);
+                    }
                     // Remember what the answers resolve to (bounded).
                     for rec in m.records().take(32).map_while(Result::ok) {
-                        match rec.data {
-                            warden_identify::dns::RData::A(a) => self.names.insert(IpAddr::V4(a)),
-                            warden_identify::dns::RData::Aaaa(a) => {
-                                self.names.insert(IpAddr::V6(a))
-                            }
-                            _ => {}
+                        let addr = match rec.data {
+                            RData::A(a) => IpAddr::V4(a),
+                            RData::Aaaa(a) => IpAddr::V6(a),
+                            _ => continue,
+                        };
+                        self.names.insert(addr);
+                        if rec.section == Section::Answer && !answer_addrs.is_full() {
+                            answer_addrs.push(addr);
+                            answer_ttl = answer_ttl.min(rec.ttl);
                         }
                     }
                 }
             }
+        }
+        if let Some(q) = question.filter(|q| !q.name.is_root() && !answer_addrs.is_empty()) {
+            let answer = DnsAnswer {
+                ts_ns: ts,
+                resolver: ip.src,
+                name: q.name.as_str(),
+                addrs: &answer_addrs,
+                ttl_s: answer_ttl,
+            };
+            sink.dns_answer(self.devices.get(i), &answer);
         }
         let dev = self.devices.get_mut(i);
         dev.packets_in += 1;

@@ -368,3 +368,136 @@ fn a_quiet_network_still_ends_scans_by_the_clock() {
     p.advance(T0, &mut CollectOnly);
     assert_eq!(device(&p, CAM).unwrap().alerts.len(), 1);
 }
+
+/// A DNS response in wire form: `name` with a CNAME to `alias`, then A
+/// records for the alias in the answer section, and `extra` as an A record
+/// in the additional section.
+fn dns_response(
+    id: u16,
+    rcode: u8,
+    name: &str,
+    alias: &str,
+    ttls_addrs: &[(u32, [u8; 4])],
+    extra: [u8; 4],
+) -> Vec<u8> {
+    fn put_name(out: &mut Vec<u8>, name: &str) {
+        for label in name.split('.') {
+            out.push(label.len() as u8);
+            out.extend_from_slice(label.as_bytes());
+        }
+        out.push(0);
+    }
+    let mut m = Vec::new();
+    m.extend_from_slice(&id.to_be_bytes());
+    m.extend_from_slice(&(0x8180u16 | u16::from(rcode)).to_be_bytes());
+    m.extend_from_slice(&1u16.to_be_bytes());
+    m.extend_from_slice(&(1 + ttls_addrs.len() as u16).to_be_bytes());
+    m.extend_from_slice(&0u16.to_be_bytes());
+    m.extend_from_slice(&1u16.to_be_bytes());
+    put_name(&mut m, name);
+    m.extend_from_slice(&[0, 1, 0, 1]);
+    // CNAME name -> alias
+    put_name(&mut m, name);
+    m.extend_from_slice(&[0, 5, 0, 1, 0, 0, 1, 44]);
+    let mut rdata = Vec::new();
+    put_name(&mut rdata, alias);
+    m.extend_from_slice(&(rdata.len() as u16).to_be_bytes());
+    m.extend_from_slice(&rdata);
+    for (ttl, a) in ttls_addrs {
+        put_name(&mut m, alias);
+        m.extend_from_slice(&[0, 1, 0, 1]);
+        m.extend_from_slice(&ttl.to_be_bytes());
+        m.extend_from_slice(&[0, 4]);
+        m.extend_from_slice(a);
+    }
+    put_name(&mut m, "ns.example.net");
+    m.extend_from_slice(&[0, 1, 0, 1, 0, 0, 14, 16, 0, 4]);
+    m.extend_from_slice(&extra);
+    m
+}
+
+#[derive(Default)]
+struct Answers(Vec<(Mac, IpAddr, String, Vec<IpAddr>, u32)>);
+
+impl Sink for Answers {
+    fn alert(&mut self, _: &Device, _: &Alert) {}
+    fn dns_answer(&mut self, device: &Device, a: &DnsAnswer<'_>) {
+        self.0.push((
+            device.mac,
+            a.resolver,
+            a.name.to_owned(),
+            a.addrs.to_vec(),
+            a.ttl_s,
+        ));
+    }
+}
+
+#[test]
+fn dns_answers_reach_the_sink_with_the_question_and_answer_addresses() {
+    let query = |id: u16| {
+        let mut q = Vec::new();
+        q.extend_from_slice(&id.to_be_bytes());
+        q.extend_from_slice(&[1, 0, 0, 1, 0, 0, 0, 0, 0, 0]);
+        q.extend_from_slice(b"\x07Updates\x07example\x03com\x00\x00\x01\x00\x01");
+        q
+    };
+    let (cam_ip, router_ip) = ([192, 168, 1, 20], [192, 168, 1, 1]);
+    let frames = [
+        udp4(CAM, ROUTER, cam_ip, router_ip, 40000, 53, &query(7)),
+        udp4(
+            ROUTER,
+            CAM,
+            router_ip,
+            cam_ip,
+            53,
+            40000,
+            &dns_response(
+                7,
+                0,
+                "Updates.example.com",
+                "cdn.example.net",
+                &[(300, [203, 0, 113, 7]), (60, [203, 0, 113, 8])],
+                [203, 0, 113, 99],
+            ),
+        ),
+        // NXDOMAIN, and an answer with no address: nothing to bind.
+        udp4(
+            ROUTER,
+            CAM,
+            router_ip,
+            cam_ip,
+            53,
+            40001,
+            &dns_response(
+                8,
+                3,
+                "gone.example.com",
+                "x.example.net",
+                &[],
+                [203, 0, 113, 98],
+            ),
+        ),
+    ];
+    let mut p = Pipeline::new(&Config::default());
+    let mut sink = Answers::default();
+    for (k, f) in frames.iter().enumerate() {
+        let frame = Frame {
+            ts_ns: T0 + k as i64 * SEC,
+            link: LinkType::Ethernet,
+            data: f,
+            wire_len: f.len() as u32,
+        };
+        p.process(&frame, &mut sink);
+    }
+    let ip = |a: [u8; 4]| IpAddr::from(a);
+    assert_eq!(
+        sink.0,
+        vec![(
+            Mac(CAM),
+            ip(router_ip),
+            "updates.example.com".to_owned(),
+            vec![ip([203, 0, 113, 7]), ip([203, 0, 113, 8])],
+            60
+        )]
+    );
+}

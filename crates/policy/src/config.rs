@@ -4,6 +4,9 @@
 //! default is what it is.
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use ipnet::IpNet;
 
 use serde::{Deserialize, Serialize};
 use warden_detect::AlertKind;
@@ -111,24 +114,83 @@ pub struct QuarantineAllowance {
     pub dns: bool,
     pub dhcp: bool,
     pub ntp: bool,
-    /// Names or addresses, TCP 443 and 80; sorted, no duplicates.
-    pub hosts: Vec<String>,
+    /// Addresses and prefixes, TCP 443 and 80; sorted, no duplicates.
+    pub nets: Vec<IpNet>,
+    /// Host names, TCP 443 and 80, reachable at the addresses the device's
+    /// resolver gave it for them: `updates.example.com` (that name only) or
+    /// `*.example.com` (any name below it). Lowercase, sorted, no
+    /// duplicates.
+    pub names: Vec<String>,
+}
+
+impl QuarantineAllowance {
+    /// Whether `name` (as a DNS question carries it) is one of [`names`](Self::names).
+    pub fn allows_name(&self, name: &str) -> bool {
+        let name = name.trim_end_matches('.');
+        self.names.iter().any(|pattern| host_matches(pattern, name))
+    }
+}
+
+/// `pattern` is a lowercase name or `*.suffix`; `name` is compared without
+/// regard to case. `*.example.com` matches `a.example.com` and
+/// `a.b.example.com`, not `example.com` nor `badexample.com`.
+fn host_matches(pattern: &str, name: &str) -> bool {
+    match pattern.strip_prefix("*.") {
+        Some(suffix) => {
+            name.len() > suffix.len() + 1
+                && name.is_char_boundary(name.len() - suffix.len() - 1)
+                && name[name.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
+                && name.as_bytes()[name.len() - suffix.len() - 1] == b'.'
+        }
+        None => name.eq_ignore_ascii_case(pattern),
+    }
+}
+
+/// An allow-list entry as a host-name pattern, or None if it is not one
+/// (letters, digits, `-` and `.`, at most 253 bytes, optionally `*.` first).
+fn host_pattern(entry: &str) -> Option<String> {
+    let entry = entry.trim().trim_end_matches('.').to_ascii_lowercase();
+    let body = entry.strip_prefix("*.").unwrap_or(&entry);
+    let valid = !body.is_empty()
+        && body.len() <= 253
+        && body.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        });
+    valid.then_some(entry)
 }
 
 impl QuarantineConfig {
     pub fn allowance(&self, vendor: Option<&str>) -> QuarantineAllowance {
-        let mut hosts = self.allow_hosts.clone();
-        if let Some(list) = vendor.and_then(|v| self.update_hosts.get(v)) {
-            hosts.extend(list.iter().cloned());
-        }
-        hosts.sort();
-        hosts.dedup();
-        QuarantineAllowance {
+        let mut out = QuarantineAllowance {
             dns: self.allow_dns,
             dhcp: self.allow_dhcp,
             ntp: self.allow_ntp,
-            hosts,
+            nets: Vec::new(),
+            names: Vec::new(),
+        };
+        let vendor_hosts = vendor.and_then(|v| self.update_hosts.get(v));
+        for entry in self
+            .allow_hosts
+            .iter()
+            .chain(vendor_hosts.into_iter().flatten())
+        {
+            if let Ok(net) = entry.trim().parse::<IpNet>() {
+                out.nets.push(net);
+            } else if let Ok(ip) = entry.trim().parse::<IpAddr>() {
+                out.nets.push(ip.into());
+            } else if let Some(name) = host_pattern(entry) {
+                out.names.push(name);
+            }
         }
+        out.nets.sort();
+        out.nets.dedup();
+        out.names.sort();
+        out.names.dedup();
+        out
     }
 }
 
@@ -252,7 +314,7 @@ impl PolicyConfig {
         for host in hosts {
             if !valid_host(host) {
                 return Err(format!(
-                    "policy.quarantine: {host:?} is not a host name or an IP address"
+                    "policy.quarantine: {host:?} is not an address, a prefix or a host name (`*.` may start one)"
                 ));
             }
         }
@@ -308,21 +370,10 @@ fn key(kind: AlertKind) -> &'static str {
     }
 }
 
+/// An allow-list entry: an address, a prefix, or a host-name pattern.
 fn valid_host(h: &str) -> bool {
-    if h.parse::<std::net::IpAddr>().is_ok() {
-        return true;
-    }
-    !h.is_empty()
-        && h.len() <= 253
-        && h.split('.').all(|label| {
-            !label.is_empty()
-                && label.len() <= 63
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-                && label
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        })
+    let h = h.trim();
+    h.parse::<IpAddr>().is_ok() || h.parse::<IpNet>().is_ok() || host_pattern(h).is_some()
 }
 
 /// The file's shape: every key optional, unknown keys refused. Missing
@@ -467,6 +518,14 @@ mod tests {
             ("[rate_limit]\nbytes_per_s = 0\n", "rate_limit"),
             ("[quarantine]\nallow_hosts = [\"a b\"]\n", "\"a b\""),
             (
+                "[quarantine]\nallow_hosts = [\"a.*.example\"]\n",
+                "a.*.example",
+            ),
+            (
+                "[quarantine]\nallow_hosts = [\"10.0.0.0/33\"]\n",
+                "10.0.0.0/33",
+            ),
+            (
                 "[quarantine.update_hosts]\n\"ACME\" = [\"-bad.example\"]\n",
                 "-bad.example",
             ),
@@ -487,17 +546,32 @@ mod tests {
     #[test]
     fn quarantine_allowance_per_vendor() {
         let c = PolicyConfig::from_toml(
-            "[quarantine]\nallow_hosts = [\"192.0.2.7\", \"fw.example.net\"]\n\
-             [quarantine.update_hosts]\n\"ACME Corp\" = [\"updates.acme.example\", \"fw.example.net\"]\n",
+            "[quarantine]\nallow_hosts = [\"192.0.2.7\", \"FW.example.net.\", \"2001:db8::/64\"]\n\
+             [quarantine.update_hosts]\n\"ACME Corp\" = [\"*.acme.example\", \"fw.example.net\"]\n",
         )
         .unwrap();
         let acme = c.quarantine.allowance(Some("ACME Corp"));
-        assert_eq!(
-            acme.hosts,
-            vec!["192.0.2.7", "fw.example.net", "updates.acme.example"]
-        );
+        let nets: Vec<IpNet> = vec![
+            "192.0.2.7/32".parse().unwrap(),
+            "2001:db8::/64".parse().unwrap(),
+        ];
+        assert_eq!(acme.nets, nets);
+        assert_eq!(acme.names, vec!["*.acme.example", "fw.example.net"]);
         assert!(acme.dns && acme.dhcp && acme.ntp);
-        assert_eq!(c.quarantine.allowance(Some("Other")).hosts.len(), 2);
-        assert_eq!(c.quarantine.allowance(None).hosts.len(), 2);
+        let other = c.quarantine.allowance(Some("Other"));
+        assert_eq!(other.names, vec!["fw.example.net"]);
+        assert_eq!(other.nets, nets);
+        assert_eq!(c.quarantine.allowance(None), other);
+
+        // Names as DNS questions carry them.
+        assert!(acme.allows_name("fw.example.net"));
+        assert!(acme.allows_name("Fw.Example.Net."));
+        assert!(acme.allows_name("updates.acme.example"));
+        assert!(acme.allows_name("a.b.acme.example"));
+        assert!(!acme.allows_name("acme.example"));
+        assert!(!acme.allows_name("badacme.example"));
+        assert!(!acme.allows_name("fw.example.net.evil.example"));
+        assert!(!acme.allows_name("xfw.example.net"));
+        assert!(!other.allows_name("updates.acme.example"));
     }
 }

@@ -30,6 +30,7 @@
 mod action;
 mod config;
 mod decision;
+mod grants;
 mod message;
 #[cfg(test)]
 mod tests;
@@ -42,6 +43,7 @@ pub use decision::{
     evidence_line, AlertSummary, Change, Choice, Decision, EndReason, Escalation, OwnerChoice,
     Reason, Source, MAX_EVIDENCE, MAX_TEXT,
 };
+pub use grants::{NameGrants, MAX_GRANTS_PER_DEVICE, MAX_GRANT_S, MIN_GRANT_S};
 pub use message::{duration, messages};
 pub use warden_decode::Mac;
 pub use warden_detect::{AlertKind, Timestamp};

@@ -276,11 +276,17 @@ pub struct Guard {
 impl Guard {
     /// Starts the guard on br-lan and waits until its tables are in place.
     pub fn start(lab: &Lab, db: PathBuf) -> Guard {
+        Guard::start_with(lab, db, &[])
+    }
+
+    /// [`Guard::start`] with more arguments for `warden run`.
+    pub fn start_with(lab: &Lab, db: PathBuf, extra: &[&str]) -> Guard {
         let mut child = Command::new("ip")
             .args(["netns", "exec", &lab.router])
             .arg(env!("CARGO_BIN_EXE_warden"))
             .args(["run", "-i", "br-lan", "--router-addr", ROUTER_LAN, "--db"])
             .arg(&db)
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -675,4 +681,115 @@ impl Rng {
     pub fn bytes(&mut self, n: usize) -> Vec<u8> {
         (0..n).map(|_| self.next() as u8).collect()
     }
+}
+
+/// A DNS query for `name`, type A, in wire form.
+pub fn dns_query(id: u16, name: &str) -> Vec<u8> {
+    let mut q = Vec::new();
+    q.extend_from_slice(&id.to_be_bytes());
+    q.extend_from_slice(&[0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]);
+    for label in name.split('.') {
+        q.push(label.len() as u8);
+        q.extend_from_slice(label.as_bytes());
+    }
+    q.extend_from_slice(&[0, 0, 1, 0, 1]);
+    q
+}
+
+/// The answer to `query` (one A question): `addr` with this TTL, or
+/// NXDOMAIN for `None`.
+pub fn dns_reply(query: &[u8], addr: Option<std::net::Ipv4Addr>, ttl: u32) -> Vec<u8> {
+    let mut r = query.to_vec();
+    r[2] = 0x81;
+    r[3] = if addr.is_some() { 0x80 } else { 0x83 };
+    r[6..8].copy_from_slice(&u16::from(addr.is_some()).to_be_bytes());
+    if let Some(a) = addr {
+        r.extend_from_slice(&[0xc0, 0x0c, 0, 1, 0, 1]);
+        r.extend_from_slice(&ttl.to_be_bytes());
+        r.extend_from_slice(&[0, 4]);
+        r.extend_from_slice(&a.octets());
+    }
+    r
+}
+
+/// The question name of a DNS message (lowercase), if it has one.
+fn dns_question(msg: &[u8]) -> Option<String> {
+    let mut pos = 12;
+    let mut labels = Vec::new();
+    loop {
+        let len = usize::from(*msg.get(pos)?);
+        if len == 0 {
+            break;
+        }
+        let label = msg.get(pos + 1..pos + 1 + len)?;
+        labels.push(String::from_utf8_lossy(label).to_lowercase());
+        pos += 1 + len;
+    }
+    Some(labels.join("."))
+}
+
+/// A resolver in a namespace: A records for the names it knows (TTL 120),
+/// NXDOMAIN for the rest.
+pub struct DnsServer {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl DnsServer {
+    pub fn start(ns: &str, at: SocketAddr, names: Vec<(String, std::net::Ipv4Addr)>) -> DnsServer {
+        let sock = in_ns(ns, || UdpSocket::bind(at)).unwrap_or_else(|e| panic!("bind {at}: {e}"));
+        sock.set_read_timeout(Some(Duration::from_millis(50)))
+            .unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut buf = [0u8; 512];
+            while !flag.load(Ordering::Relaxed) {
+                let Ok((n, from)) = sock.recv_from(&mut buf) else {
+                    continue;
+                };
+                let Some(q) = dns_question(&buf[..n]) else {
+                    continue;
+                };
+                let addr = names.iter().find(|(name, _)| *name == q).map(|(_, a)| *a);
+                let _ = sock.send_to(&dns_reply(&buf[..n], addr, 120), from);
+            }
+        });
+        DnsServer {
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for DnsServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Asks `server` for `name` from namespace `ns`, as a device's stub
+/// resolver would; the address of the answer, if any.
+pub fn dns_lookup(ns: &str, server: SocketAddr, name: &str) -> Option<std::net::Ipv4Addr> {
+    in_ns(ns, || {
+        let sock = UdpSocket::bind("0.0.0.0:0").unwrap();
+        sock.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
+        let query = dns_query(0x5a5a, name);
+        for _ in 0..3 {
+            sock.send_to(&query, server).unwrap();
+            let mut buf = [0u8; 512];
+            if let Ok(n) = sock.recv(&mut buf) {
+                let r = &buf[..n];
+                if n >= query.len() + 16 && r[3] & 0x0f == 0 {
+                    let a = &r[n - 4..];
+                    return Some(std::net::Ipv4Addr::new(a[0], a[1], a[2], a[3]));
+                }
+                return None;
+            }
+        }
+        None
+    })
 }

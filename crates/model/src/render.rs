@@ -33,6 +33,13 @@ pub fn escape(s: &str) -> String {
     out
 }
 
+/// A contact a reporter can use: a `mailto:` address or an `https:` page.
+fn is_contact(c: &str) -> bool {
+    let c = c.trim();
+    (c.starts_with("mailto:") && c.len() > 7 && c.contains('@'))
+        || (c.starts_with("https://") && c.len() > 8)
+}
+
 /// A link if the URL is `https:` or `mailto:` (never `javascript:`, `data:`, ...),
 /// otherwise the escaped text.
 fn link(url: &str, text: &str) -> String {
@@ -210,7 +217,15 @@ pub fn html(model: &ThreatModel, findings: &[Finding], today: time::Date) -> Str
     match &m.baseline.vulnerability_disclosure {
         Some(d) => {
             let shown = d.contact.trim().strip_prefix("mailto:").unwrap_or(d.contact.trim());
-            let _ = writeln!(h, "<p>Report it to {}.</p>", link(&d.contact, shown));
+            if is_contact(&d.contact) {
+                let _ = writeln!(h, "<p>Report it to {}.</p>", link(&d.contact, shown));
+            } else {
+                let _ = writeln!(
+                    h,
+                    "<p><span class=\"poor\">No address to write to.</span> The maker only says: “{}”.</p>",
+                    escape(shown)
+                );
+            }
             if let (Some(a), Some(s)) = (d.acknowledgement_days, d.status_update_days) {
                 let _ = writeln!(
                     h,
@@ -548,9 +563,9 @@ pub fn svg(model: &ThreatModel, findings: &[Finding], today: time::Date) -> Stri
                     .trim()
                     .strip_prefix("mailto:")
                     .unwrap_or(d.contact.trim()),
-                28,
+                34,
             ),
-            true,
+            is_contact(&d.contact),
         ),
         None => ("no contact".into(), false),
     };
@@ -562,18 +577,15 @@ pub fn svg(model: &ThreatModel, findings: &[Finding], today: time::Date) -> Stri
         .count();
     let network = if m.network.flows.is_empty() {
         ("not declared".to_string(), false)
+    } else if m.network.port_mapping == Some(PortMapping::OnByDefault) {
+        ("opens router ports".to_string(), false)
     } else {
         (
             format!(
-                "{internet} internet service{}{}",
-                if internet == 1 { "" } else { "s" },
-                if m.network.port_mapping == Some(PortMapping::OnByDefault) {
-                    ", opens router ports"
-                } else {
-                    ""
-                }
+                "{internet} internet service{}",
+                if internet == 1 { "" } else { "s" }
             ),
-            m.network.port_mapping != Some(PortMapping::OnByDefault),
+            true,
         )
     };
     let lint = (format!("{errors} serious, {warnings} to know"), errors == 0);
@@ -601,10 +613,16 @@ pub fn svg(model: &ThreatModel, findings: &[Finding], today: time::Date) -> Stri
     for (i, (label, (value, good))) in rows.iter().enumerate() {
         let y = 64 + i * 30 + 20;
         let colour = if *good { "#1a7f37" } else { "#cf222e" };
+        // Long values (a contact address) are squeezed into the space right of the label.
+        let squeeze = if value.chars().count() > 24 {
+            " textLength=\"200\" lengthAdjust=\"spacingAndGlyphs\""
+        } else {
+            ""
+        };
         let _ = write!(
             s,
             "<text x=\"16\" y=\"{y}\" font-family=\"system-ui,sans-serif\" font-size=\"13\" fill=\"#1b1f24\">{}</text>\n\
-             <text x=\"344\" y=\"{y}\" text-anchor=\"end\" font-family=\"system-ui,sans-serif\" font-size=\"13\" font-weight=\"600\" fill=\"{colour}\">{}</text>\n\
+             <text x=\"344\" y=\"{y}\" text-anchor=\"end\" font-family=\"system-ui,sans-serif\" font-size=\"13\" font-weight=\"600\" fill=\"{colour}\"{squeeze}>{}</text>\n\
              <line x1=\"16\" y1=\"{}\" x2=\"344\" y2=\"{}\" stroke=\"#d0d7de\"/>\n",
             escape(label),
             escape(value),

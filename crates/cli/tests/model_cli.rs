@@ -1,0 +1,208 @@
+//! `warden model lint|render|schema` as a vendor's CI runs them: exit status
+//! 0 without errors, 1 with errors, 2 for unusable input; the three output
+//! formats; the committed schema.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn warden(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_warden"))
+        .current_dir(repo())
+        .args(args)
+        .output()
+        .expect("run warden")
+}
+
+fn code(out: &Output) -> i32 {
+    out.status.code().expect("exited")
+}
+
+#[test]
+fn lint_exit_status_follows_the_findings() {
+    for (model, expected) in [
+        ("models/good-camera.yaml", 0),
+        ("models/smart-plug.yaml", 0),
+        ("models/hub.yaml", 1),
+        ("models/poor-camera.yaml", 1),
+    ] {
+        let out = warden(&["model", "lint", model, "--today", "2026-11-25"]);
+        assert_eq!(
+            code(&out),
+            expected,
+            "{model}: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert!(
+            text.lines()
+                .last()
+                .unwrap()
+                .starts_with(&format!("{model}: ")),
+            "{text}"
+        );
+    }
+}
+
+#[test]
+fn unusable_input_exits_2_and_names_the_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(
+        &bad,
+        "format_version: 1\nidentity:\n  vendor: A\n  model: B\n  colour: red\n",
+    )
+    .unwrap();
+    let out = warden(&["model", "lint", bad.to_str().unwrap()]);
+    assert_eq!(code(&out), 2);
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("identity.colour (line 5): unknown field `colour`"),
+        "{err}"
+    );
+
+    let missing = dir.path().join("missing.yaml");
+    assert_eq!(
+        code(&warden(&["model", "lint", missing.to_str().unwrap()])),
+        2
+    );
+
+    let big = dir.path().join("big.yaml");
+    std::fs::write(&big, vec![b'#'; warden_model::MAX_INPUT_BYTES + 10]).unwrap();
+    let out = warden(&["model", "lint", big.to_str().unwrap()]);
+    assert_eq!(code(&out), 2);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("at most"));
+
+    let out = warden(&["model", "lint", "models/hub.yaml", "--today", "tomorrow"]);
+    assert_eq!(code(&out), 2);
+}
+
+#[test]
+fn lint_formats_json_and_sarif() {
+    let out = warden(&[
+        "model",
+        "lint",
+        "models/poor-camera.yaml",
+        "--format",
+        "json",
+        "--today",
+        "2026-11-25",
+    ]);
+    assert_eq!(code(&out), 1);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v["summary"]["errors"].as_u64().unwrap() > 10);
+    assert_eq!(v["file"], "models/poor-camera.yaml");
+
+    let out = warden(&[
+        "model",
+        "lint",
+        "models/poor-camera.yaml",
+        "--format",
+        "sarif",
+        "--today",
+        "2026-11-25",
+    ]);
+    assert_eq!(code(&out), 1);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["version"], "2.1.0");
+    let results = v["runs"][0]["results"].as_array().unwrap();
+    assert_eq!(results.len() as u64, v_count(&v));
+    assert!(results.iter().all(
+        |r| r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+            == "models/poor-camera.yaml"
+    ));
+
+    // A clean model gives SARIF with no error-level results and exit 0.
+    let out = warden(&[
+        "model",
+        "lint",
+        "models/good-camera.yaml",
+        "--format",
+        "sarif",
+        "--today",
+        "2026-11-25",
+    ]);
+    assert_eq!(code(&out), 0);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v["runs"][0]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| r["level"] != "error"));
+}
+
+fn v_count(v: &serde_json::Value) -> u64 {
+    v["runs"][0]["results"].as_array().unwrap().len() as u64
+}
+
+#[test]
+fn json_models_lint_like_yaml() {
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = std::fs::read_to_string(repo().join("models/hub.yaml")).unwrap();
+    let json = dir.path().join("hub.json");
+    let loaded = warden_model::load(yaml.as_bytes()).unwrap();
+    std::fs::write(&json, warden_model::to_json(&loaded.model)).unwrap();
+    let a = warden(&[
+        "model",
+        "lint",
+        "models/hub.yaml",
+        "--format",
+        "json",
+        "--today",
+        "2026-11-25",
+    ]);
+    let b = warden(&[
+        "model",
+        "lint",
+        json.to_str().unwrap(),
+        "--format",
+        "json",
+        "--today",
+        "2026-11-25",
+    ]);
+    assert_eq!(code(&a), code(&b));
+    let fa: serde_json::Value = serde_json::from_slice(&a.stdout).unwrap();
+    let fb: serde_json::Value = serde_json::from_slice(&b.stdout).unwrap();
+    let strip = |v: &serde_json::Value| -> Vec<(String, String)> {
+        v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| (f["rule"].to_string(), f["path"].to_string()))
+            .collect()
+    };
+    assert_eq!(strip(&fa), strip(&fb));
+}
+
+#[test]
+fn render_writes_page_and_label() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = warden(&[
+        "model",
+        "render",
+        "models/smart-plug.yaml",
+        "--out",
+        dir.path().to_str().unwrap(),
+        "--today",
+        "2026-11-25",
+    ]);
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    let page = std::fs::read_to_string(dir.path().join("index.html")).unwrap();
+    assert!(page.contains("<h1>Brightwell Home BW-Plug Mini</h1>"));
+    let label = std::fs::read_to_string(dir.path().join("label.svg")).unwrap();
+    assert!(label.contains("until 2029-06-30"));
+}
+
+#[test]
+fn schema_command_prints_the_committed_schema() {
+    let out = warden(&["model", "schema"]);
+    assert_eq!(code(&out), 0);
+    let committed = std::fs::read(repo().join("docs/schema/threat-model-v1.json")).unwrap();
+    assert!(
+        out.stdout == committed,
+        "docs/schema/threat-model-v1.json differs from `warden model schema`"
+    );
+}

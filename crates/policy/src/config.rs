@@ -31,6 +31,8 @@ pub struct PolicyConfig {
     pub max_lifetime_s: u64,
     pub rate_limit: RateLimitConfig,
     pub quarantine: QuarantineConfig,
+    /// What a feed listing may make warden do by itself.
+    pub feed: FeedPolicyConfig,
     /// Devices the policy remembers at once (decisions, owner choices,
     /// escalation history). Owner choices and active decisions are never
     /// dropped to make room; see [`Policy`](crate::Policy).
@@ -70,6 +72,35 @@ impl Default for RateLimitConfig {
         RateLimitConfig {
             packets_per_s: 100,
             bytes_per_s: 125_000,
+        }
+    }
+}
+
+/// The owner's policy for what a feed listing may make warden do by itself
+/// to a matching device, by the listing's severity. The listing's own
+/// recommended action is shown to people but does not widen this.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FeedPolicyConfig {
+    /// A device type with a known, exploitable weakness: tell the owner and
+    /// close the router's UPnP to it (the usual way such devices are
+    /// exposed), without cutting it off.
+    pub vulnerable: Vec<ActionKind>,
+    /// A device type seen compromised in the wild on several independent
+    /// networks: quarantine.
+    pub compromised: Vec<ActionKind>,
+    /// A feed decision lasts this long past the last feed check that found
+    /// the device still listed (each check renews it). Withdrawn listings
+    /// and fixed firmware end it at the next check.
+    pub lifetime_s: u64,
+}
+
+impl Default for FeedPolicyConfig {
+    fn default() -> Self {
+        FeedPolicyConfig {
+            vulnerable: vec![ActionKind::Notify, ActionKind::BlockUpnp],
+            compromised: vec![ActionKind::Quarantine],
+            lifetime_s: 86_400,
         }
     }
 }
@@ -250,6 +281,7 @@ impl Default for PolicyConfig {
             max_lifetime_s: 7 * 86_400,
             rate_limit: RateLimitConfig::default(),
             quarantine: QuarantineConfig::default(),
+            feed: FeedPolicyConfig::default(),
             max_devices: 4_096,
         }
     }
@@ -257,7 +289,7 @@ impl Default for PolicyConfig {
 
 /// Longest accepted lifetime or window: a year. Keeps every product with
 /// nanoseconds far from overflow.
-const MAX_SECONDS: u64 = 366 * 86_400;
+pub(crate) const MAX_SECONDS: u64 = 366 * 86_400;
 
 impl PolicyConfig {
     pub fn kind(&self, kind: AlertKind) -> &KindPolicy {
@@ -305,6 +337,9 @@ impl PolicyConfig {
         }
         if self.max_devices == 0 {
             return Err("policy.max_devices must be above zero".into());
+        }
+        if self.feed.lifetime_s == 0 || self.feed.lifetime_s > MAX_SECONDS {
+            return Err(format!("policy.feed.lifetime_s must be 1 to {MAX_SECONDS}"));
         }
         let hosts = self
             .quarantine
@@ -394,6 +429,7 @@ mod raw {
         max_lifetime_s: Option<u64>,
         rate_limit: Option<RateLimitConfig>,
         quarantine: Option<QuarantineConfig>,
+        feed: Option<FeedPolicyConfig>,
         max_devices: Option<usize>,
     }
 
@@ -433,6 +469,7 @@ mod raw {
                 max_lifetime_s: r.max_lifetime_s.unwrap_or(d.max_lifetime_s),
                 rate_limit: r.rate_limit.unwrap_or(d.rate_limit),
                 quarantine: r.quarantine.unwrap_or(d.quarantine),
+                feed: r.feed.unwrap_or(d.feed),
                 max_devices: r.max_devices.unwrap_or(d.max_devices),
             };
             cfg.validate()?;

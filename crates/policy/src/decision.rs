@@ -55,8 +55,15 @@ pub enum Source {
     Automatic { alert: AlertKind },
     /// The owner, by hand.
     Owner,
-    /// A feed listing (reserved: the feed arrives later).
+    /// A feed listing (its id), under the owner's feed policy.
     Feed { entry: String },
+}
+
+impl Source {
+    /// A feed listing's decision.
+    pub fn is_feed(&self) -> bool {
+        matches!(self, Source::Feed { .. })
+    }
 }
 
 impl fmt::Display for Source {
@@ -145,16 +152,19 @@ pub enum EndReason {
     OwnerQuarantine,
     /// It contradicted the owner's choice or a duplicate when restored.
     Inconsistent,
+    /// The feed no longer lists the device (withdrawn, or its firmware is fixed).
+    Delisted,
 }
 
 impl EndReason {
-    pub const ALL: [EndReason; 6] = [
+    pub const ALL: [EndReason; 7] = [
         EndReason::Expired,
         EndReason::Escalated,
         EndReason::Trusted,
         EndReason::Released,
         EndReason::OwnerQuarantine,
         EndReason::Inconsistent,
+        EndReason::Delisted,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -165,6 +175,7 @@ impl EndReason {
             EndReason::Released => "released",
             EndReason::OwnerQuarantine => "owner-quarantine",
             EndReason::Inconsistent => "inconsistent",
+            EndReason::Delisted => "delisted",
         }
     }
 

@@ -37,7 +37,8 @@ mod tests;
 
 pub use action::{Action, ActionKind};
 pub use config::{
-    KindPolicy, PolicyConfig, QuarantineAllowance, QuarantineConfig, RateLimitConfig,
+    FeedPolicyConfig, KindPolicy, PolicyConfig, QuarantineAllowance, QuarantineConfig,
+    RateLimitConfig,
 };
 pub use decision::{
     evidence_line, AlertSummary, Change, Choice, Decision, EndReason, Escalation, OwnerChoice,
@@ -86,7 +87,9 @@ pub struct PolicyState {
 
 #[derive(Clone, Debug, Default)]
 struct Entry {
-    /// At most one per action, in id order.
+    /// At most one per action among the feed's decisions and one per
+    /// action among the others (an alert's quarantine and a listing's
+    /// quarantine end for different reasons), in id order.
     decisions: Vec<Decision>,
     owner: Option<OwnerChoice>,
     level: u32,
@@ -257,7 +260,7 @@ impl Policy {
         for d in entry
             .decisions
             .iter_mut()
-            .filter(|d| wanted.contains(&d.action.kind()))
+            .filter(|d| wanted.contains(&d.action.kind()) && !d.source.is_feed())
         {
             present = true;
             let Some(expires) = d.expires else { continue };
@@ -327,7 +330,7 @@ impl Policy {
             if let Some(d) = entry
                 .decisions
                 .iter_mut()
-                .find(|d| d.action.kind() == action.kind())
+                .find(|d| d.action.kind() == action.kind() && !d.source.is_feed())
             {
                 let new_expires = d.expires.map(|e| e.max(expires));
                 let new_level = d.escalation_level.max(level);
@@ -397,6 +400,105 @@ impl Policy {
             until: None,
         }));
         true
+    }
+
+    /// A device matches a feed listing (`entry` is the listing's id): the
+    /// owner's feed policy for its severity (`[policy.feed]`) is carried
+    /// out, as decisions whose source is the listing. Call it at every feed
+    /// check while the device matches: each call renews them for
+    /// `lifetime_s`. A trusted or owner-quarantined device is left alone.
+    /// Feed decisions are not offences: they do not raise the device's
+    /// escalation level.
+    pub fn on_feed_match(
+        &mut self,
+        device: Mac,
+        entry_id: &str,
+        compromised: bool,
+        summary: &AlertSummary,
+        now: Timestamp,
+    ) -> Vec<Change> {
+        let mut out = Vec::new();
+        if self.entries.get(&device).is_some_and(|e| e.owner.is_some()) {
+            return out;
+        }
+        if !self.make_room(device, now, &mut out) {
+            self.refused += 1;
+            return out;
+        }
+        let kinds = if compromised {
+            &self.cfg.feed.compromised
+        } else {
+            &self.cfg.feed.vulnerable
+        };
+        let actions: Vec<Action> = kinds.iter().map(|k| self.cfg.action(*k)).collect();
+        let expires = later(
+            now,
+            self.cfg.feed.lifetime_s.min(config::MAX_SECONDS) as i64 * 1_000_000_000,
+        );
+        let entry = self.entries.entry(device).or_default();
+        entry.expire(device, now, &mut out);
+        for action in actions {
+            if let Some(d) = entry
+                .decisions
+                .iter_mut()
+                .find(|d| d.action.kind() == action.kind() && d.source.is_feed())
+            {
+                if d.expires.is_some_and(|e| e < expires) {
+                    d.expires = Some(expires);
+                    out.push(Change::Extended {
+                        id: d.id,
+                        device,
+                        action: d.action.kind(),
+                        expires: d.expires,
+                        escalation_level: d.escalation_level,
+                        at: now,
+                    });
+                }
+                continue;
+            }
+            let d = Decision {
+                id: self.next_id,
+                device,
+                action,
+                reason: Reason {
+                    alert: None,
+                    text: summary.text.clone(),
+                    evidence: summary.evidence.clone(),
+                },
+                source: Source::Feed {
+                    entry: entry_id.to_owned(),
+                },
+                start: now,
+                expires: Some(expires),
+                escalation_level: 0,
+            };
+            self.next_id += 1;
+            entry.decisions.push(d.clone());
+            out.push(Change::Started(d));
+        }
+        out
+    }
+
+    /// Ends the feed's decisions on devices that `still_listed(device,
+    /// entry)` says no longer match their listing: the listing was
+    /// withdrawn, the vendor's fix covers the device's firmware, or the
+    /// device changed.
+    pub fn feed_unlisted(
+        &mut self,
+        now: Timestamp,
+        mut still_listed: impl FnMut(Mac, &str) -> bool,
+    ) -> Vec<Change> {
+        let mut out = Vec::new();
+        for (mac, e) in self.entries.iter_mut() {
+            e.end_where(*mac, EndReason::Delisted, now, &mut out, |d| {
+                match &d.source {
+                    Source::Feed { entry } => !still_listed(*mac, entry),
+                    _ => false,
+                }
+            });
+        }
+        self.entries.retain(|_, e| !e.idle(now));
+        out
     }
 
     /// Ends the decisions whose time ran out, and forgets devices that hold
@@ -585,10 +687,9 @@ impl Policy {
         for d in decisions {
             next_id = next_id.max(d.id.saturating_add(1));
             let entry = p.entries.entry(d.device).or_default();
-            let has_same = entry
-                .decisions
-                .iter()
-                .any(|x| x.action.kind() == d.action.kind());
+            let has_same = entry.decisions.iter().any(|x| {
+                x.action.kind() == d.action.kind() && x.source.is_feed() == d.source.is_feed()
+            });
             let keep = match (entry.owner.map(|o| o.choice), &d.source) {
                 (Some(Choice::Trust), _) => false,
                 (Some(Choice::Quarantine), Source::Owner) => {

@@ -153,9 +153,10 @@ fn compose(ds: &[&Decision]) -> String {
             ));
         }
         Source::Owner => out.push_str(" You chose this yourself."),
-        Source::Feed { .. } => out.push_str(
-            " warden's threat feed lists this type of device as compromised; install the vendor's latest firmware, or contact the vendor.",
-        ),
+        Source::Feed { .. } => out.push_str(&format!(
+            " Install the vendor's latest firmware, or contact the vendor; warden lifts this by itself once the feed stops listing the device. If you accept the risk, run: warden device trust {}",
+            first.device
+        )),
     }
     out
 }
@@ -262,6 +263,7 @@ impl Change {
                     EndReason::Released => format!("warden lifted {what} on device {device} because you released it."),
                     EndReason::OwnerQuarantine => format!("Your quarantine of device {device} replaces {what}."),
                     EndReason::Inconsistent => format!("warden dropped {what} on device {device}: it contradicted your choices."),
+                    EndReason::Delisted => format!("warden lifted {what} on device {device}: the threat feed no longer lists it (its firmware is fixed, or the listing was withdrawn)."),
                 })
             }
             Change::Owner { device, choice, .. } => Some(match choice {

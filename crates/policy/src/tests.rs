@@ -911,3 +911,126 @@ fn restored_policy_behaves_exactly_like_the_original() {
         }
     }
 }
+
+fn feed_summary() -> AlertSummary {
+    AlertSummary::new(
+        "The threat feed lists this device's type as compromised in the wild.",
+        "listing abc: 12 reporters on 7 networks",
+    )
+}
+
+#[test]
+fn feed_matches_follow_the_owners_feed_policy_by_severity() {
+    let mut p = policy();
+    let c = p.on_feed_match(mac(1), "vuln", false, &feed_summary(), at(0));
+    let kinds: Vec<_> = started(&c).iter().map(|d| d.action.kind()).collect();
+    assert_eq!(kinds, vec![ActionKind::Notify, ActionKind::BlockUpnp]);
+    assert!(started(&c).iter().all(|d| d.source
+        == Source::Feed {
+            entry: "vuln".into()
+        }
+        && d.reason.alert.is_none()
+        && d.escalation_level == 0));
+
+    let c = p.on_feed_match(mac(2), "bot", true, &feed_summary(), at(0));
+    assert_eq!(
+        started(&c)
+            .iter()
+            .map(|d| d.action.kind())
+            .collect::<Vec<_>>(),
+        vec![ActionKind::Quarantine]
+    );
+    // Not an offence: no escalation memory, so a later flood is a first one.
+    assert_eq!(p.escalation(mac(2), at(0)).level, 0);
+    assert!(p.escalation(mac(2), at(0)).until.is_none());
+
+    // The owner's feed policy may be milder.
+    let cfg = PolicyConfig::from_toml("[feed]\ncompromised = [\"notify\"]\n").unwrap();
+    let mut mild = Policy::new(cfg).unwrap();
+    let c = mild.on_feed_match(mac(2), "bot", true, &feed_summary(), at(0));
+    assert_eq!(
+        started(&c)
+            .iter()
+            .map(|d| d.action.kind())
+            .collect::<Vec<_>>(),
+        vec![ActionKind::Notify]
+    );
+}
+
+#[test]
+fn feed_decisions_are_renewed_while_listed_and_end_when_delisted() {
+    let mut p = policy();
+    let life = p.config().feed.lifetime_s as i64 * S;
+    let first = p.on_feed_match(mac(1), "bot", true, &feed_summary(), at(0));
+    let id = started(&first)[0].id;
+    // A check soon after changes nothing; a later one renews.
+    let soon = p.on_feed_match(mac(1), "bot", true, &feed_summary(), at(10 * S));
+    assert!(started(&soon).is_empty());
+    let renewed = p.on_feed_match(mac(1), "bot", true, &feed_summary(), at(life / 2));
+    assert!(renewed
+        .iter()
+        .any(|c| matches!(c, Change::Extended { id: i, .. } if *i == id)));
+    assert!(
+        started(&renewed).is_empty(),
+        "renewal must not stack decisions"
+    );
+    assert_eq!(
+        active_kinds(&p, mac(1), at(life)),
+        vec![ActionKind::Quarantine]
+    );
+
+    // Unchecked for a whole lifetime: it expires by itself.
+    assert!(active_kinds(&p, mac(1), at(life / 2 + life)).is_empty());
+
+    // Delisted: ended at the next check, with that reason.
+    let mut p = policy();
+    p.on_feed_match(mac(1), "bot", true, &feed_summary(), at(0));
+    p.on_feed_match(mac(2), "other", false, &feed_summary(), at(0));
+    let c = p.feed_unlisted(at(S), |dev, entry| !(dev == mac(1) && entry == "bot"));
+    assert_eq!(ended(&c).len(), 1);
+    assert_eq!(ended(&c)[0].1, ActionKind::Quarantine);
+    assert_eq!(ended(&c)[0].2, EndReason::Delisted);
+    assert!(active_kinds(&p, mac(1), at(S)).is_empty());
+    assert_eq!(active_kinds(&p, mac(2), at(S)).len(), 2);
+}
+
+#[test]
+fn the_owner_wins_over_the_feed_and_alerts_keep_their_own_decisions() {
+    let mut p = policy();
+    p.trust(mac(1), at(0));
+    assert!(p
+        .on_feed_match(mac(1), "bot", true, &feed_summary(), at(S))
+        .is_empty());
+    assert!(active_kinds(&p, mac(1), at(S)).is_empty());
+
+    // A device quarantined by the feed that then scans: the scan's own
+    // quarantine stands beside the feed's, and survives the delisting.
+    let mut p = policy();
+    p.on_feed_match(mac(2), "bot", true, &feed_summary(), at(0));
+    let scan = p.on_alert(mac(2), AlertKind::Scan, &summary(AlertKind::Scan), at(S));
+    assert_eq!(started(&scan).len(), 1);
+    assert_eq!(
+        started(&scan)[0].source,
+        Source::Automatic {
+            alert: AlertKind::Scan
+        }
+    );
+    p.feed_unlisted(at(2 * S), |_, _| false);
+    assert_eq!(
+        active_kinds(&p, mac(2), at(2 * S)),
+        vec![ActionKind::Quarantine]
+    );
+    assert!(p
+        .active_for(mac(2), at(2 * S))
+        .iter()
+        .all(|d| !d.source.is_feed()));
+
+    // Both kinds of decision survive a restore side by side.
+    let mut p = policy();
+    p.on_feed_match(mac(3), "bot", true, &feed_summary(), at(0));
+    p.on_alert(mac(3), AlertKind::Scan, &summary(AlertKind::Scan), at(S));
+    let (restored, repairs) =
+        Policy::restore(PolicyConfig::default(), p.snapshot(at(S)), at(2 * S)).unwrap();
+    assert!(repairs.is_empty(), "{repairs:?}");
+    assert_eq!(restored.active_for(mac(3), at(2 * S)).len(), 2);
+}

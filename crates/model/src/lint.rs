@@ -137,13 +137,13 @@ rules! {
         "Every external sensing capability (camera, microphone, ...) says where it is documented for users; cameras and doorbells declare their camera.",
         "People near the device have a right to know what it can see and hear.";
     DATA_DELETION = "TM017", "user-data-erasable",
-        ["ETSI EN 303 645 5.11-1", "EU CRA Annex I Part I (2)(m)"],
+        ["ETSI EN 303 645 5.11-1", "ETSI EN 303 645 5.11-2", "EU CRA Annex I Part I (2)(m)"],
         "A factory reset erases user data and credentials, and devices with a cloud say how cloud data is deleted.",
         "A sold, returned or discarded device must not carry its owner's data or network password to the next person.";
     USER_DECISIONS = "TM018", "no-insecure-defaults-left-to-the-user",
         ["ETSI EN 303 645 5.12-1", "EU CRA Annex I Part I (2)(b)"],
         "Every security-relevant setting left to the user ships with its secure value (`secure_default: true`).",
-        "Security that depends on the user finding and changing a setting is, for most households, absent.";
+        "ETSI EN 303 645 5.12-1 asks that installation and maintenance involve minimal decisions by the user; security that depends on the user finding and changing a setting is, for most households, absent.";
     PORT_MAPPING = "TM019", "no-port-mapping-by-default",
         ["EU CRA Annex I Part I (2)(b)", "EU CRA Annex I Part I (2)(j)", "NIST IR 8259A Logical Access to Interfaces"],
         "The device does not ask the router to open ports (UPnP IGD, NAT-PMP, PCP) as shipped; whether it ever does is stated.",

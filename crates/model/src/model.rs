@@ -114,7 +114,8 @@ pub enum DeviceClass {
 pub enum ModelDesignation {
     /// Printed on a label on the device.
     Label,
-    /// Shown in the device's or its app's settings.
+    /// Readable through a physical interface of the device (its display or
+    /// local interface), without tools.
     Interface,
     /// Both on a label and in the interface.
     LabelAndInterface,

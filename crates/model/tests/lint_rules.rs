@@ -164,3 +164,32 @@ fn support_period_is_judged_by_the_given_date() {
         .expect("support ended");
     assert!(f.message.contains("2029-06-30"), "{}", f.message);
 }
+
+/// The rule table in docs/threat-models.md, one row per rule, as the code
+/// states it (so the documentation cannot drift from the rules).
+pub fn table_row(r: &warden_model::Rule) -> String {
+    let provisions = if r.provisions.is_empty() {
+        "— (warden's own)".to_string()
+    } else {
+        r.provisions.join("<br>")
+    };
+    format!(
+        "| {} | `{}` | {} | {} | {} |",
+        r.id, r.name, provisions, r.checks, r.why
+    )
+}
+
+#[test]
+fn docs_rule_table_matches_the_rules() {
+    let doc = std::fs::read_to_string(repo().join("docs/threat-models.md")).unwrap();
+    let missing: Vec<String> = RULES
+        .iter()
+        .map(|r| table_row(r))
+        .filter(|row| !doc.contains(row.as_str()))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "docs/threat-models.md lacks these rows (or they changed):\n{}",
+        missing.join("\n")
+    );
+}

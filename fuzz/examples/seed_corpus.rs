@@ -17,6 +17,8 @@
 //! - `identify_payload`: each distinct payload on an identification port,
 //!   and per device everything it said in one input.
 //! - `dns_message`: each distinct DNS/mDNS payload.
+//! - `model_parse`: the example threat models (models/) and the lint
+//!   fixtures, each as YAML and as JSON.
 
 use std::collections::{BTreeMap, HashSet};
 use std::fs;
@@ -554,6 +556,33 @@ fn identify_and_dns_seeds(captures: &[Capture], identify: &mut Corpus, dns: &mut
     }
 }
 
+/// Threat models: the shipped examples and every lint fixture, as written
+/// (YAML) and as warden writes them in JSON.
+fn model_seeds(repo: &Path, corpus: &mut Corpus) {
+    let models = repo.join("models");
+    let mut files: Vec<PathBuf> = fs::read_dir(&models)
+        .unwrap_or_else(|e| panic!("{}: {e}", models.display()))
+        .map(|e| e.unwrap().path())
+        .collect();
+    let fixtures = repo.join("crates/model/tests/fixtures");
+    for rule in fs::read_dir(&fixtures).unwrap_or_else(|e| panic!("{}: {e}", fixtures.display())) {
+        let rule = rule.unwrap().path();
+        if rule.is_dir() {
+            files.extend(fs::read_dir(&rule).unwrap().map(|e| e.unwrap().path()));
+        }
+    }
+    for f in files
+        .iter()
+        .filter(|f| f.extension().is_some_and(|e| e == "yaml"))
+    {
+        let yaml = fs::read(f).unwrap();
+        corpus.add(&yaml);
+        if let Ok(loaded) = warden_model::load(&yaml) {
+            corpus.add(warden_model::to_json(&loaded.model).as_bytes());
+        }
+    }
+}
+
 fn main() {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut args = std::env::args_os().skip(1);
@@ -594,7 +623,16 @@ fn main() {
     pipeline_seeds(&captures, &mut pipeline_c);
     capture_seeds(&captures, &mut capture_c);
     identify_and_dns_seeds(&captures, &mut identify_c, &mut dns_c);
-    for c in [&decode_c, &pipeline_c, &capture_c, &identify_c, &dns_c] {
+    let mut model_c = Corpus::new(&out_dir, "model_parse");
+    model_seeds(&manifest.join(".."), &mut model_c);
+    for c in [
+        &decode_c,
+        &pipeline_c,
+        &capture_c,
+        &identify_c,
+        &dns_c,
+        &model_c,
+    ] {
         println!(
             "{}: {} seeds, {} bytes",
             c.dir.display(),

@@ -35,7 +35,7 @@ use sha2::{Digest as _, Sha256};
 use crate::envelope::{Envelope, EnvelopeError};
 use crate::files::{self, HashWriter};
 use crate::keys::PublicKey;
-use crate::matcher::{read_line_capped, DeviceSet, FeedIndex, ScanOutcome};
+use crate::matcher::{read_line_capped, DeviceSet, FeedIndex, LineScanner, ScanOutcome};
 use crate::publish::{check_root, role_keys};
 use crate::types::{Delta, Listing, Root, SnapshotHeader, Timestamp};
 use crate::{
@@ -544,6 +544,33 @@ impl TrustedFeed {
     /// on disk and become the last good copy. On any error nothing changes
     /// (except accepted root rotations, which stand on their own).
     pub fn sync(&mut self, fetcher: &dyn Fetcher, now: i64) -> Result<SyncReport, SyncError> {
+        self.sync_inner(fetcher, now, None).map(|(r, _)| r)
+    }
+
+    /// [`sync`](Self::sync), then the held listings matched against
+    /// `devices`. When a snapshot is downloaded, the matching happens in
+    /// the same pass as the download and the verification (one read of the
+    /// feed; docs/feed.md has the figures for a million listings).
+    pub fn sync_and_scan(
+        &mut self,
+        fetcher: &dyn Fetcher,
+        now: i64,
+        devices: &DeviceSet,
+    ) -> Result<(SyncReport, ScanOutcome), SyncError> {
+        let (report, scan) = self.sync_inner(fetcher, now, Some(devices))?;
+        let scan = match scan {
+            Some(s) => s,
+            None => self.scan(devices)?,
+        };
+        Ok((report, scan))
+    }
+
+    fn sync_inner(
+        &mut self,
+        fetcher: &dyn Fetcher,
+        now: i64,
+        devices: Option<&DeviceSet>,
+    ) -> Result<(SyncReport, Option<ScanOutcome>), SyncError> {
         let root_rotations = self.update_root(fetcher)?;
         if self.root.expires <= now {
             return Err(SyncError::Expired {
@@ -607,6 +634,7 @@ impl TrustedFeed {
         }
 
         let mut delta_refused = None;
+        let mut scan = None;
         let via = if ts.version == have && self.held.is_some() {
             Via::UpToDate
         } else {
@@ -624,8 +652,9 @@ impl TrustedFeed {
             match via {
                 Some(v) => v,
                 None => {
-                    let new_held = self.fetch_snapshot(fetcher, &ts, now)?;
+                    let (new_held, s) = self.fetch_snapshot(fetcher, &ts, now, devices)?;
                     self.replace_held(new_held);
+                    scan = s;
                     Via::Snapshot
                 }
             }
@@ -634,13 +663,16 @@ impl TrustedFeed {
         self.timestamp_env = Some(ts_env);
         self.persist()?;
         self.remove_stale_files();
-        Ok(SyncReport {
-            from: have,
-            to: self.version(),
-            via,
-            root_rotations,
-            delta_refused,
-        })
+        Ok((
+            SyncReport {
+                from: have,
+                to: self.version(),
+                via,
+                root_rotations,
+                delta_refused,
+            },
+            scan,
+        ))
     }
 
     fn replace_held(&mut self, new: Held) {
@@ -759,12 +791,20 @@ impl TrustedFeed {
         )))
     }
 
+    /// Downloads, verifies and keeps the snapshot. The file is checked by
+    /// its size, its signed header (same version and listings hash as the
+    /// timestamp, unexpired) and the SHA-256 of its listing lines against
+    /// the timestamp's `listings_sha256`: the header line is authenticated
+    /// by its own signature and the lines by the hash, in one pass. With
+    /// `devices`, the lines are matched during that pass too; the matches
+    /// are returned only when everything checked out.
     fn fetch_snapshot(
         &self,
         fetcher: &dyn Fetcher,
         ts: &Timestamp,
         now: i64,
-    ) -> Result<Held, SyncError> {
+        devices: Option<&DeviceSet>,
+    ) -> Result<(Held, Option<ScanOutcome>), SyncError> {
         let meta = &ts.snapshot;
         let max = self.limits.max_snapshot_bytes;
         if meta.size > max {
@@ -778,18 +818,28 @@ impl TrustedFeed {
         let tmp = self.dir.join(format!("{name}.download"));
         let result = (|| {
             let f = fs::File::create(&tmp).map_err(io_err(&tmp))?;
-            let mut w = SnapshotWriter::new(io::BufWriter::with_capacity(1 << 16, f));
+            let mut w = SnapshotWriter::new(
+                io::BufWriter::with_capacity(1 << 16, f),
+                devices.map(DeviceSet::scanner),
+            );
             fetcher.fetch(&meta.path, meta.size, &mut w)?;
-            let file_sha = crate::hex(&w.whole.clone().finalize());
-            let file_len = w.len;
+            if let Some(sc) = w.scanner.as_mut() {
+                if !w.partial.is_empty() || w.partial_overflow {
+                    // A last line without a newline.
+                    let last = std::mem::take(&mut w.partial);
+                    sc.line(if w.partial_overflow { b"\xff" } else { &last });
+                }
+            }
+            let body_sha = std::mem::replace(&mut w.body, BodyHasher::idle()).finish();
+            let (file_len, body_len, lines) = (w.len, w.body_len, w.newlines);
             let header_line = std::mem::take(&mut w.header);
-            let body_sha = crate::hex(&w.body.clone().finalize());
-            let (body_len, lines, header_done) = (w.body_len, w.newlines, w.header_done);
-            let f = w
-                .inner
+            let header_ok = w.header_done && !w.header_too_long;
+            let scan = w.scanner.take().map(LineScanner::finish);
+            // No fsync: the listings are checked against their hash when
+            // loaded, so a torn write after a crash only means a re-download.
+            w.inner
                 .into_inner()
                 .map_err(|e| io_err(&tmp)(e.into_error()))?;
-            f.sync_all().map_err(io_err(&tmp))?;
             if file_len != meta.size {
                 return Err(SyncError::SizeMismatch {
                     document: meta.path.clone(),
@@ -797,12 +847,7 @@ impl TrustedFeed {
                     got: file_len,
                 });
             }
-            if file_sha != meta.sha256 {
-                return Err(SyncError::HashMismatch {
-                    document: meta.path.clone(),
-                });
-            }
-            if !header_done {
+            if !header_ok {
                 return Err(SyncError::Malformed {
                     document: meta.path.clone(),
                     reason: format!("no header line within {MAX_SNAPSHOT_HEADER_BYTES} bytes"),
@@ -834,23 +879,28 @@ impl TrustedFeed {
             if header.listings_sha256 != meta.listings_sha256 || header.count != meta.count {
                 return Err(inconsistent("its listings are not the timestamp's".into()));
             }
-            if body_sha != header.listings_sha256
-                || body_len != header.listings_size
-                || lines != header.count
-            {
+            if body_sha != meta.listings_sha256 {
                 return Err(SyncError::HashMismatch {
-                    document: format!("{} listings", meta.path),
+                    document: meta.path.clone(),
                 });
+            }
+            if body_len != header.listings_size || lines != header.count {
+                return Err(inconsistent(format!(
+                    "{lines} lines of {body_len} bytes, its header says {} of {}",
+                    header.count, header.listings_size
+                )));
             }
             let final_path = self.dir.join(&name);
             fs::rename(&tmp, &final_path).map_err(io_err(&final_path))?;
-            files::sync_dir(&final_path);
-            Ok(Held {
-                file: name.clone(),
-                offset: header_line.len() as u64 + 1,
-                sha256: body_sha,
-                count: header.count,
-            })
+            Ok((
+                Held {
+                    file: name.clone(),
+                    offset: header_line.len() as u64 + 1,
+                    sha256: body_sha,
+                    count: header.count,
+                },
+                scan,
+            ))
         })();
         if result.is_err() {
             let _ = fs::remove_file(&tmp);
@@ -921,64 +971,157 @@ fn check_size_hash(path: &str, bytes: &[u8], size: u64, sha: &str) -> Result<(),
     Ok(())
 }
 
-/// One pass over a downloading snapshot: the whole file's hash, the header
-/// line kept (bounded), the body's hash, length and line count.
-struct SnapshotWriter<W> {
-    inner: W,
-    whole: Sha256,
-    body: Sha256,
-    len: u64,
-    header: Vec<u8>,
-    header_done: bool,
-    body_len: u64,
-    newlines: u64,
+/// SHA-256 on a second thread, so that hashing a large snapshot overlaps
+/// with writing and matching it (the machine a router has: two cores or
+/// more). Chunks go through a bounded channel: at most 8 are in flight.
+struct BodyHasher {
+    tx: Option<std::sync::mpsc::SyncSender<Vec<u8>>>,
+    handle: Option<std::thread::JoinHandle<String>>,
 }
 
-impl<W: Write> SnapshotWriter<W> {
-    fn new(inner: W) -> Self {
-        SnapshotWriter {
-            inner,
-            whole: Sha256::new(),
-            body: Sha256::new(),
-            len: 0,
-            header: Vec::new(),
-            header_done: false,
-            body_len: 0,
-            newlines: 0,
+impl BodyHasher {
+    fn new() -> BodyHasher {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(8);
+        let handle = std::thread::spawn(move || {
+            let mut h = Sha256::new();
+            for chunk in rx {
+                h.update(&chunk);
+            }
+            crate::hex(&h.finalize())
+        });
+        BodyHasher {
+            tx: Some(tx),
+            handle: Some(handle),
+        }
+    }
+
+    fn idle() -> BodyHasher {
+        BodyHasher {
+            tx: None,
+            handle: None,
+        }
+    }
+
+    fn update(&mut self, bytes: &[u8]) {
+        if bytes.is_empty() {
+            return;
+        }
+        if let Some(tx) = &self.tx {
+            // The receiver only stops when dropped; then finish() reports it.
+            let _ = tx.send(bytes.to_vec());
+        }
+    }
+
+    /// The hex digest ("" if the hashing thread died, which never matches).
+    fn finish(mut self) -> String {
+        self.tx = None;
+        self.handle
+            .take()
+            .and_then(|h| h.join().ok())
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for BodyHasher {
+    fn drop(&mut self) {
+        self.tx = None;
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
         }
     }
 }
 
-impl<W: Write> Write for SnapshotWriter<W> {
+/// One pass over a downloading snapshot: the header line kept (bounded),
+/// the listing lines hashed, counted and, when a scanner is given, matched
+/// against the router's devices as they stream past.
+struct SnapshotWriter<'a, W> {
+    inner: W,
+    len: u64,
+    header: Vec<u8>,
+    header_done: bool,
+    header_too_long: bool,
+    body: BodyHasher,
+    body_len: u64,
+    newlines: u64,
+    scanner: Option<LineScanner<'a>>,
+    partial: Vec<u8>,
+    partial_overflow: bool,
+}
+
+impl<'a, W: Write> SnapshotWriter<'a, W> {
+    fn new(inner: W, scanner: Option<LineScanner<'a>>) -> Self {
+        SnapshotWriter {
+            inner,
+            len: 0,
+            header: Vec::new(),
+            header_done: false,
+            header_too_long: false,
+            body: BodyHasher::new(),
+            body_len: 0,
+            newlines: 0,
+            scanner,
+            partial: Vec::new(),
+            partial_overflow: false,
+        }
+    }
+
+    fn scan_lines(&mut self, mut rest: &[u8]) {
+        let Some(scanner) = self.scanner.as_mut() else {
+            return;
+        };
+        while let Some(i) = memchr::memchr(b'\n', rest) {
+            if self.partial.is_empty() && !self.partial_overflow {
+                scanner.line(&rest[..i]);
+            } else {
+                if !self.partial_overflow && self.partial.len() + i <= MAX_LISTING_LINE_BYTES {
+                    self.partial.extend_from_slice(&rest[..i]);
+                    scanner.line(&self.partial);
+                } else {
+                    // Too long to be a listing: counted, not buffered.
+                    scanner.line(b"\xff");
+                }
+                self.partial.clear();
+                self.partial_overflow = false;
+            }
+            rest = &rest[i + 1..];
+        }
+        if !rest.is_empty() {
+            if self.partial.len() + rest.len() <= MAX_LISTING_LINE_BYTES {
+                self.partial.extend_from_slice(rest);
+            } else {
+                self.partial.clear();
+                self.partial_overflow = true;
+            }
+        }
+    }
+}
+
+impl<W: Write> Write for SnapshotWriter<'_, W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let n = self.inner.write(buf)?;
         let buf = &buf[..n];
-        self.whole.update(buf);
         self.len += n as u64;
         let mut rest = buf;
         if !self.header_done {
-            match rest.iter().position(|&b| b == b'\n') {
-                Some(i) => {
-                    if self.header.len() + i <= MAX_SNAPSHOT_HEADER_BYTES {
-                        self.header.extend_from_slice(&rest[..i]);
-                        self.header_done = true;
-                    }
-                    rest = &rest[i + 1..];
-                }
-                None => {
-                    if self.header.len() + rest.len() <= MAX_SNAPSHOT_HEADER_BYTES {
-                        self.header.extend_from_slice(rest);
-                    }
-                    rest = &[];
-                }
+            let (part, done) = match memchr::memchr(b'\n', rest) {
+                Some(i) => (&rest[..i], true),
+                None => (rest, false),
+            };
+            if self.header.len() + part.len() <= MAX_SNAPSHOT_HEADER_BYTES {
+                self.header.extend_from_slice(part);
+            } else {
+                self.header_too_long = true;
             }
-            if !self.header_done {
+            if !done {
                 return Ok(n);
             }
+            self.header_done = true;
+            rest = &rest[part.len() + 1..];
         }
         self.body.update(rest);
         self.body_len += rest.len() as u64;
-        self.newlines += rest.iter().filter(|&&b| b == b'\n').count() as u64;
+        self.newlines += memchr::memchr_iter(b'\n', rest).count() as u64;
+        self.scan_lines(rest);
         Ok(n)
     }
 

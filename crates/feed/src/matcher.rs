@@ -308,25 +308,84 @@ impl DeviceSet {
     /// against the devices. Only lines with a candidate device are parsed
     /// in full; memory stays that of one line plus the matches.
     pub fn scan<R: BufRead>(&self, mut reader: R) -> std::io::Result<ScanOutcome> {
-        let mut out = ScanOutcome::default();
+        let mut scanner = self.scanner();
         let mut line = Vec::with_capacity(1024);
-        let mut cand = Vec::new();
         loop {
             line.clear();
             let n = read_line_capped(&mut reader, &mut line, crate::MAX_LISTING_LINE_BYTES)?;
             if n == 0 {
                 break;
             }
-            let body = line.strip_suffix(b"\n").unwrap_or(&line);
-            if body.is_empty() {
-                continue;
+            scanner.line(line.strip_suffix(b"\n").unwrap_or(&line));
+        }
+        Ok(scanner.finish())
+    }
+
+    /// A scanner fed one line at a time (used while a snapshot downloads).
+    pub fn scanner(&self) -> LineScanner<'_> {
+        LineScanner {
+            set: self,
+            out: ScanOutcome::default(),
+            cand: Vec::new(),
+        }
+    }
+}
+
+/// Matches listing lines against a [`DeviceSet`] one at a time.
+pub struct LineScanner<'a> {
+    set: &'a DeviceSet,
+    out: ScanOutcome,
+    cand: Vec<u32>,
+}
+
+const PREFIXES_KEY: &[u8] = b"\"mac_prefixes\":[";
+
+fn prefixes_finder() -> &'static memchr::memmem::Finder<'static> {
+    static F: std::sync::OnceLock<memchr::memmem::Finder<'static>> = std::sync::OnceLock::new();
+    F.get_or_init(|| memchr::memmem::Finder::new(PREFIXES_KEY))
+}
+
+impl LineScanner<'_> {
+    /// Finds candidate devices by the line's MAC prefixes without parsing
+    /// the line: the key `"mac_prefixes":[` cannot occur inside a JSON
+    /// string (its quotes would be escaped), and prefixes are written
+    /// canonically, so reading the array's strings is exact. `None` when
+    /// the line has no non-empty prefix list (then the line is parsed).
+    fn prefix_candidates(&mut self, body: &[u8]) -> Option<()> {
+        let mut found = false;
+        self.cand.clear();
+        for at in prefixes_finder().find_iter(body) {
+            let rest = &body[at + PREFIXES_KEY.len()..];
+            let end = memchr::memchr(b']', rest)?;
+            for item in rest[..end].split(|&b| b == b',') {
+                let p = MacPrefix::parse_bytes(item.strip_prefix(b"\"")?.strip_suffix(b"\"")?)?;
+                found = true;
+                if let Some(v) = self.set.by_prefix.get(&p.key()) {
+                    self.cand.extend_from_slice(v);
+                }
             }
-            out.listings += 1;
+        }
+        found.then_some(())
+    }
+
+    /// One listing line (without its newline).
+    pub fn line(&mut self, body: &[u8]) {
+        if body.is_empty() {
+            return;
+        }
+        self.out.listings += 1;
+        if self.prefix_candidates(body).is_some() {
+            if self.cand.is_empty() {
+                return;
+            }
+            self.cand.sort_unstable();
+            self.cand.dedup();
+        } else {
             let view: LineView<'_> = match serde_json::from_slice(body) {
                 Ok(v) => v,
                 Err(_) => {
-                    out.malformed += 1;
-                    continue;
+                    self.out.malformed += 1;
+                    return;
                 }
             };
             let m = &view.matches;
@@ -335,32 +394,35 @@ impl DeviceSet {
                 && m.model.is_none()
                 && m.fingerprint.is_none()
             {
-                out.ignored += 1;
-                continue;
+                self.out.ignored += 1;
+                return;
             }
-            self.candidates(m, &mut cand);
-            if cand.is_empty() {
-                continue;
-            }
-            let listing: Listing = match serde_json::from_slice(body) {
-                Ok(l) => l,
-                Err(_) => {
-                    out.malformed += 1;
-                    continue;
-                }
-            };
-            for &i in &cand {
-                let d = &self.devices[i as usize];
-                if device_matches(&listing.matches, d) {
-                    out.matches.push(FeedMatch {
-                        device: i as usize,
-                        why: explain(&listing.matches, d),
-                        listing: listing.clone(),
-                    });
-                }
+            self.set.candidates(m, &mut self.cand);
+            if self.cand.is_empty() {
+                return;
             }
         }
-        Ok(out)
+        let listing: Listing = match serde_json::from_slice(body) {
+            Ok(l) => l,
+            Err(_) => {
+                self.out.malformed += 1;
+                return;
+            }
+        };
+        for &i in &self.cand {
+            let d = &self.set.devices[i as usize];
+            if device_matches(&listing.matches, d) {
+                self.out.matches.push(FeedMatch {
+                    device: i as usize,
+                    why: explain(&listing.matches, d),
+                    listing: listing.clone(),
+                });
+            }
+        }
+    }
+
+    pub fn finish(self) -> ScanOutcome {
+        self.out
     }
 }
 
@@ -401,7 +463,7 @@ pub(crate) fn read_line_capped<R: BufRead>(
 }
 
 fn memchr_nl(b: &[u8]) -> Option<usize> {
-    b.iter().position(|&c| c == b'\n')
+    memchr::memchr(b'\n', b)
 }
 
 #[cfg(test)]

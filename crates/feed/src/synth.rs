@@ -148,3 +148,11 @@ pub fn devices(n: usize, feed_len: u64) -> Vec<DeviceFacts> {
         })
         .collect()
 }
+
+/// Listings `0..n`, sorted by id without holding them all (for
+/// [`crate::publish::publish_sorted`]): only the ids are sorted.
+pub fn sorted(range: std::ops::Range<u64>) -> impl Iterator<Item = Listing> {
+    let mut ids: Vec<(String, u64)> = range.map(|i| (listing(i).id, i)).collect();
+    ids.sort_unstable();
+    ids.into_iter().map(|(_, i)| listing(i))
+}

@@ -80,29 +80,46 @@ impl fmt::Display for MacPrefix {
     }
 }
 
+impl MacPrefix {
+    /// Parses the canonical text form (`00:17:88/24`) from bytes; `None`
+    /// for anything else (the matcher's fast path reads prefixes this way).
+    pub fn parse_bytes(s: &[u8]) -> Option<MacPrefix> {
+        let slash = s.iter().position(|&b| b == b'/')?;
+        let (hex, bits) = (&s[..slash], &s[slash + 1..]);
+        if bits.is_empty() || bits.len() > 2 || !bits.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        let bits = bits.iter().fold(0u8, |a, &d| a * 10 + (d - b'0'));
+        if !(MIN_PREFIX_BITS..=48).contains(&bits) {
+            return None;
+        }
+        let n = usize::from(bits).div_ceil(8);
+        // n pairs of hex digits separated by n-1 colons.
+        if hex.len() != 3 * n - 1 {
+            return None;
+        }
+        let nib = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
+        let mut bytes = [0u8; 6];
+        for (i, b) in bytes.iter_mut().take(n).enumerate() {
+            let at = 3 * i;
+            if i > 0 && hex[at - 1] != b':' {
+                return None;
+            }
+            *b = nib(hex[at])? << 4 | nib(hex[at + 1])?;
+        }
+        if mask(bytes, bits) != bytes {
+            return None;
+        }
+        Some(MacPrefix { bytes, bits })
+    }
+}
+
 impl FromStr for MacPrefix {
     type Err = BadMacPrefix;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let bad = || BadMacPrefix(s.chars().take(40).collect());
-        let (hex, bits) = s.split_once('/').ok_or_else(bad)?;
-        let bits: u8 = bits.parse().map_err(|_| bad())?;
-        if !(MIN_PREFIX_BITS..=48).contains(&bits) {
-            return Err(bad());
-        }
-        let mut bytes = [0u8; 6];
-        let mut n = 0;
-        for part in hex.split(':') {
-            if n == 6 || part.len() != 2 {
-                return Err(bad());
-            }
-            bytes[n] = u8::from_str_radix(part, 16).map_err(|_| bad())?;
-            n += 1;
-        }
-        if n != usize::from(bits).div_ceil(8) || mask(bytes, bits) != bytes {
-            return Err(bad());
-        }
-        Ok(MacPrefix { bytes, bits })
+        MacPrefix::parse_bytes(s.as_bytes())
+            .ok_or_else(|| BadMacPrefix(s.chars().take(40).collect()))
     }
 }
 

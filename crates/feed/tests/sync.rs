@@ -120,6 +120,20 @@ fn first_sync_takes_the_snapshot_and_matches() {
     let want: usize = devices.iter().map(|d| ix.matches(d).len()).sum();
     assert_eq!(out.matches.len(), want);
     assert!(want >= 5, "the synthetic devices include listed types");
+
+    // Matching during the download (one pass; lines straddle the 64 KiB
+    // chunks) finds exactly what matching the kept copy finds.
+    let state2 = w.state.with_file_name("state2");
+    let mut c2 = TrustedFeed::open(&state2, &w.pinned).unwrap();
+    let (r, during) = c2.sync_and_scan(&w.fetcher(), T0 + 60, &set).unwrap();
+    assert_eq!(r.via, Via::Snapshot);
+    let key = |m: &warden_feed::FeedMatch| (m.device, m.listing.id.clone());
+    let mut a: Vec<_> = during.matches.iter().map(key).collect();
+    let mut b: Vec<_> = out.matches.iter().map(key).collect();
+    a.sort();
+    b.sort();
+    assert_eq!(a, b);
+    assert_eq!(during.listings, 500);
 }
 
 #[test]

@@ -23,6 +23,22 @@ pub enum FeedCommand {
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
     },
+    /// Sync the router's feed now (the `[feed]` section of the config: URL,
+    /// pinned root, state directory); `warden run` also syncs on a schedule.
+    Sync {
+        /// Configuration file (docs/warden.example.toml, `[feed]`).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Base URL of the feed files (overrides `[feed] url`).
+        #[arg(long)]
+        url: Option<String>,
+        /// The pinned root.json (overrides `[feed] root`).
+        #[arg(long, value_name = "FILE")]
+        root: Option<PathBuf>,
+        /// Where the last good copy is kept (overrides `[feed] dir`).
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
     /// Run the feed server: sightings in, listings on independent evidence.
     #[cfg(feature = "feed-server")]
     Serve(server::ServeArgs),
@@ -58,6 +74,20 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 },
                 out.display()
             );
+            Ok(ExitCode::SUCCESS)
+        }
+        FeedCommand::Sync {
+            config,
+            url,
+            root,
+            dir,
+        } => {
+            let mut cfg = warden_pipeline::Config::load_or_default(config.as_deref())?.feed;
+            cfg.url = url.unwrap_or(cfg.url);
+            cfg.root = root.unwrap_or(cfg.root);
+            cfg.dir = dir.unwrap_or(cfg.dir);
+            anyhow::ensure!(!cfg.url.is_empty(), "no feed URL: give --url or [feed] url");
+            println!("{}", crate::feed_router::sync_once(&cfg)?);
             Ok(ExitCode::SUCCESS)
         }
         #[cfg(feature = "feed-server")]

@@ -6,6 +6,7 @@ mod demo;
 mod device;
 mod evaluate;
 mod feed;
+mod feed_router;
 mod model;
 mod run;
 mod simulate;

@@ -7,6 +7,7 @@
 //! again, so a restart neither loses a quarantine nor leaves a stale one.
 
 use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::num::{NonZeroU32, NonZeroU64};
 use std::path::PathBuf;
@@ -17,14 +18,19 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use warden_capture::{Frame, FrameSource, PcapFile};
 use warden_decode::Mac;
-use warden_detect::{Alert, Timestamp};
+use warden_detect::{Alert, AlertKind, Timestamp};
 use warden_devices::Device;
 use warden_enforce::{
     Allow, DeviceRules, Enforcement, IfName, Label, Proto, Quarantine, TableName,
 };
+use warden_feed::{DeviceFacts, FeedMatch, KeyPair, Severity, Sighting};
 use warden_pipeline::{Config, DnsAnswer, Pipeline, Sink};
 use warden_policy::{messages, Action, AlertSummary, Change, NameGrants, Policy, QuarantineConfig};
 use warden_state::{DeviceRecord, OwnerCommand, Store};
+
+use crate::feed_router::{
+    merge_facts, open_feed, stored_facts, unix_now, FeedEvent, FeedLink, Reporter,
+};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -93,7 +99,23 @@ struct Guard {
     /// The second of the clock in which enforcing last failed.
     failed_s: i64,
     webhook: Option<crate::webhook::Webhook>,
+    /// The killswitch feed, when `[feed] url` is set.
+    feed: Option<FeedLink>,
+    /// What is known of each device for matching against the feed: the
+    /// store's facts, then the live ones (bounded by [`MAX_FACTS`]).
+    facts: BTreeMap<Mac, DeviceFacts>,
+    /// Clock second of the next feed check.
+    next_feed_check_s: i64,
+    feed_check_interval_s: i64,
+    /// Sightings to the feed server, when `[feed] report_url` is set.
+    reporter: Option<(Reporter, KeyPair)>,
+    /// (device, alert kind) -> the hour of its last sighting sent: one per
+    /// incident kind per hour, as a sighting's window is an hour.
+    reported: BTreeMap<(Mac, AlertKind), i64>,
 }
+
+/// Devices whose facts are kept for feed matching at most.
+const MAX_FACTS: usize = 4_096;
 
 fn log(msg: &str) {
     eprintln!("warden: {msg}");
@@ -101,6 +123,13 @@ fn log(msg: &str) {
 
 impl Guard {
     fn handle(&mut self, changes: Vec<Change>) {
+        self.handle_with(changes, true);
+    }
+
+    /// [`handle`](Self::handle); with `announce_renewals` false, extended
+    /// decisions are stored but not announced (a feed listing renewed at a
+    /// routine check is not news, and the device did not "misbehave again").
+    fn handle_with(&mut self, changes: Vec<Change>, announce_renewals: bool) {
         if changes.is_empty() {
             return;
         }
@@ -120,7 +149,18 @@ impl Guard {
             .max()
             .unwrap_or(Timestamp(0));
         let device = changes[0].device().to_string();
-        for m in messages(&changes) {
+        let announced: Vec<Change>;
+        let to_announce = if announce_renewals {
+            &changes
+        } else {
+            announced = changes
+                .iter()
+                .filter(|c| !matches!(c, Change::Extended { .. }))
+                .cloned()
+                .collect();
+            &announced
+        };
+        for m in messages(to_announce) {
             log(&m);
             if let Some(hook) = &mut self.webhook {
                 hook.send(crate::webhook::Notice {
@@ -294,6 +334,90 @@ impl Guard {
         }
     }
 
+    /// What the feed thread reports: syncs are logged, matches become
+    /// decisions through the policy, and listings no longer matching end
+    /// theirs.
+    fn feed_event(&mut self, event: FeedEvent, now: Timestamp) {
+        match event {
+            FeedEvent::Synced {
+                from,
+                to,
+                via,
+                fresh,
+            } => {
+                if from != to {
+                    log(&format!("feed: now at version {to} (was {from}, {via:?})"));
+                    // Check the devices against the new listings at once.
+                    self.next_feed_check_s = i64::MIN;
+                }
+                if !fresh {
+                    log("feed: warning: the feed server's timestamp has expired; acting on the last good copy");
+                }
+            }
+            FeedEvent::SyncFailed { error, version } => log(&format!(
+                "feed: sync failed, keeping version {version}: {error}"
+            )),
+            FeedEvent::CheckFailed { error } => {
+                self.errors += 1;
+                log(&format!("feed: error: checking the devices: {error}"))
+            }
+            FeedEvent::Matched {
+                checked,
+                matches,
+                version,
+            } => {
+                let mut listed = std::collections::BTreeSet::new();
+                for m in &matches {
+                    let Some(mac) = checked.get(m.device).copied() else {
+                        continue;
+                    };
+                    let l = &m.listing;
+                    listed.insert((mac, l.id.clone()));
+                    let compromised = l.severity == Severity::CompromisedInTheWild;
+                    let summary = feed_summary(mac, m, version);
+                    let changes = self
+                        .policy
+                        .on_feed_match(mac, &l.id, compromised, &summary, now);
+                    if changes.iter().any(|c| matches!(c, Change::Started(_))) {
+                        if let Err(e) =
+                            self.store
+                                .record_event(now, Some(mac), "feed-match", &summary.text)
+                        {
+                            self.errors += 1;
+                            log(&format!("error: storing a feed match: {e}"));
+                        }
+                    }
+                    self.handle_with(changes, false);
+                }
+                let checked: std::collections::BTreeSet<Mac> = checked.into_iter().collect();
+                let changes = self.policy.feed_unlisted(now, |mac, entry| {
+                    !checked.contains(&mac) || listed.contains(&(mac, entry.to_owned()))
+                });
+                self.handle(changes);
+            }
+        }
+    }
+
+    /// Sends a sighting of this alert to the feed server, once per device
+    /// and kind per hour. Devices with locally administered MACs have no
+    /// type to report and are skipped.
+    fn report(&mut self, device: &Device, alert: &Alert) {
+        let Some((reporter, key)) = &mut self.reporter else {
+            return;
+        };
+        let hour = alert.detected_at.0.div_euclid(3_600_000_000_000);
+        let last = self.reported.insert((device.mac, alert.kind), hour);
+        if last == Some(hour) {
+            return;
+        }
+        if self.reported.len() > MAX_FACTS {
+            self.reported.retain(|_, h| *h >= hour - 1);
+        }
+        if let Ok(sighting) = Sighting::from_device(device, alert, key, unix_now()) {
+            reporter.send(sighting.sign(key).to_vec());
+        }
+    }
+
     fn device_seen(&mut self, device: &Device) {
         if let Err(e) = self.store.upsert_device(&DeviceRecord::from_device(device)) {
             self.errors += 1;
@@ -305,6 +429,7 @@ impl Guard {
 impl Sink for Guard {
     fn alert(&mut self, device: &Device, alert: &Alert) {
         self.device_seen(device);
+        self.report(device, alert);
         let summary = AlertSummary::of(alert, &device.label());
         if let Err(e) = self.store.record_alert(device.mac, alert, &summary.text) {
             self.errors += 1;
@@ -379,12 +504,91 @@ impl Daemon {
         self.pipeline.process(frame, &mut self.guard);
         self.guard.maybe_tick(frame.ts_ns);
         self.maybe_save(frame.ts_ns);
+        self.maybe_feed(frame.ts_ns);
     }
 
     fn idle(&mut self, now_ns: i64) {
         self.pipeline.advance(now_ns, &mut self.guard);
         self.guard.maybe_tick(now_ns);
         self.maybe_save(now_ns);
+        self.maybe_feed(now_ns);
+    }
+
+    /// Takes in what the feed thread reported, and sends it the devices to
+    /// check every `check_interval_s` (and at once after a new version).
+    fn maybe_feed(&mut self, now_ns: i64) {
+        let Some(feed) = self.guard.feed.as_mut() else {
+            return;
+        };
+        let mut events = Vec::new();
+        while let Some(e) = feed.poll() {
+            events.push(e);
+        }
+        for e in events {
+            self.guard.feed_event(e, Timestamp(now_ns));
+        }
+        let s = now_ns.div_euclid(1_000_000_000);
+        if s < self.guard.next_feed_check_s {
+            return;
+        }
+        let facts = self.device_facts();
+        let Some(feed) = self.guard.feed.as_mut() else {
+            return;
+        };
+        if feed.check(facts) {
+            self.guard.next_feed_check_s = s.saturating_add(self.guard.feed_check_interval_s);
+        }
+    }
+
+    /// The facts of every device known, live ones over stored ones.
+    fn device_facts(&mut self) -> Vec<DeviceFacts> {
+        for d in self.pipeline.devices().iter() {
+            let live = DeviceFacts::of_device(d);
+            let merged = merge_facts(self.guard.facts.get(&d.mac), live);
+            if self.guard.facts.len() < MAX_FACTS || self.guard.facts.contains_key(&d.mac) {
+                self.guard.facts.insert(d.mac, merged);
+            }
+        }
+        self.guard.facts.values().cloned().collect()
+    }
+
+    /// One feed check that waits for its answer (the end of a replay).
+    fn feed_check_now(&mut self, now_ns: i64) {
+        if self.guard.feed.is_none() {
+            return;
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        // Let a check in flight and the first sync report first.
+        while std::time::Instant::now() < deadline {
+            let Some(feed) = self.guard.feed.as_mut() else {
+                return;
+            };
+            let busy = feed.check_in_flight;
+            match feed.wait(std::time::Duration::from_millis(200)) {
+                Some(e) => self.guard.feed_event(e, Timestamp(now_ns)),
+                None if !busy => break,
+                None => {}
+            }
+        }
+        let facts = self.device_facts();
+        let Some(feed) = self.guard.feed.as_mut() else {
+            return;
+        };
+        if !feed.check(facts) {
+            return;
+        }
+        while std::time::Instant::now() < deadline {
+            let Some(feed) = self.guard.feed.as_mut() else {
+                return;
+            };
+            if let Some(e) = feed.wait(std::time::Duration::from_millis(200)) {
+                let done = matches!(e, FeedEvent::Matched { .. } | FeedEvent::CheckFailed { .. });
+                self.guard.feed_event(e, Timestamp(now_ns));
+                if done {
+                    break;
+                }
+            }
+        }
     }
 
     fn maybe_save(&mut self, now_ns: i64) {
@@ -475,6 +679,33 @@ pub fn run(mut args: Args) -> Result<ExitCode> {
     };
     let now = start.unwrap_or(Timestamp(0));
     let (policy, repairs) = Policy::restore(cfg.policy.clone(), store.policy_state()?, now)?;
+    let (feed, facts) = if cfg.feed.url.is_empty() {
+        (None, BTreeMap::new())
+    } else {
+        let trusted = open_feed(&cfg.feed)?;
+        log(&format!(
+            "feed: {} (version {} held, pinned to {})",
+            cfg.feed.url,
+            trusted.version(),
+            cfg.feed.root.display()
+        ));
+        (
+            Some(FeedLink::start(&cfg.feed, trusted)),
+            stored_facts(&store.devices()?),
+        )
+    };
+    let reporter = if cfg.feed.report_url.is_empty() {
+        None
+    } else {
+        let key = KeyPair::load_or_create(&cfg.feed.key)
+            .with_context(|| format!("this router's feed key {}", cfg.feed.key.display()))?;
+        log(&format!(
+            "feed: reporting sightings to {} as {}",
+            cfg.feed.report_url,
+            key.key_id().as_str()
+        ));
+        Some((Reporter::start(&cfg.feed.report_url), key))
+    };
     store.record_changes(&repairs)?;
     let mut guard = Guard {
         policy,
@@ -492,6 +723,12 @@ pub fn run(mut args: Args) -> Result<ExitCode> {
         last_tick_s: i64::MIN,
         failed_s: i64::MIN,
         webhook: args.webhook.clone().map(crate::webhook::Webhook::start),
+        feed,
+        facts,
+        next_feed_check_s: i64::MIN,
+        feed_check_interval_s: cfg.feed.check_interval_s.max(1) as i64,
+        reporter,
+        reported: BTreeMap::new(),
     };
     let active = guard.policy.active(now).count();
     log(&format!(
@@ -518,6 +755,10 @@ pub fn run(mut args: Args) -> Result<ExitCode> {
             let mut d = daemon.borrow_mut();
             let end = d.pipeline.stats().last_ns.unwrap_or(0);
             d.idle(end);
+            d.feed_check_now(end);
+            if d.guard.dirty {
+                d.guard.enforce(Timestamp(end));
+            }
             log(&format!(
                 "replayed {} frames from {}",
                 stats.frames,
@@ -539,6 +780,15 @@ pub fn run(mut args: Args) -> Result<ExitCode> {
     let mut d = daemon.into_inner();
     let end = d.pipeline.stats().last_ns.unwrap_or(0);
     d.save_devices(end);
+    if let Some((reporter, _)) = d.guard.reporter.take() {
+        let dropped = reporter.dropped;
+        let stats = reporter.finish(std::time::Duration::from_secs(20));
+        log(&format!(
+            "sightings: {} accepted, {} refused, {} given up, {} not queued (queue full)",
+            stats.accepted, stats.refused, stats.failed, dropped
+        ));
+    }
+    d.guard.feed.take();
     if let Some(hook) = d.guard.webhook.take() {
         let dropped = hook.dropped;
         let stats = hook.finish(std::time::Duration::from_secs(20));
@@ -574,4 +824,31 @@ pub fn uninstall(args: UninstallArgs) -> Result<ExitCode> {
     warden_enforce::remove(&TableName::new(&args.table)?)?;
     log(&format!("removed the {} tables", args.table));
     Ok(ExitCode::SUCCESS)
+}
+
+/// The `feed-match` alert's sentence and evidence: which listing matched,
+/// why, and what the feed recommends.
+fn feed_summary(mac: Mac, m: &FeedMatch, version: u64) -> AlertSummary {
+    let l = &m.listing;
+    let severity = match l.severity {
+        Severity::Vulnerable => "vulnerable",
+        Severity::CompromisedInTheWild => "compromised in the wild",
+    };
+    let vendor = warden_oui::lookup(mac.0).vendor.unwrap_or("unknown vendor");
+    let text = format!(
+        "feed-match: device {mac} ({vendor}) is of a type that warden's threat feed lists as {severity}: {} It matches listing {} because of its {}.",
+        l.reason.trim_end_matches('.').to_owned() + ".",
+        l.id,
+        m.why
+    );
+    let refs = if l.references.is_empty() {
+        String::new()
+    } else {
+        format!("; references {}", l.references.join(", "))
+    };
+    let evidence = format!(
+        "feed v{version} listing {}: {} reporters on {} networks, {} sightings; recommended {:?}{refs}",
+        l.id, l.evidence.reporters, l.evidence.networks, l.evidence.sightings, l.action
+    );
+    AlertSummary::new(text, evidence)
 }

@@ -18,6 +18,47 @@ pub struct Config {
     pub policy: PolicyConfig,
     /// The live guard (`warden run`); its command-line options override.
     pub run: RunConfig,
+    /// The killswitch feed on the router (docs/feed-router.md).
+    pub feed: FeedConfig,
+}
+
+/// The router's side of the killswitch feed: where the signed feed comes
+/// from, what it is pinned to, and whether sightings are reported.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct FeedConfig {
+    /// Base URL of the published feed files (`timestamp.json` and the rest);
+    /// "" = no feed.
+    pub url: String,
+    /// The pinned root of trust: the feed's `root.json` as first installed.
+    /// Later roots are accepted only when signed by this one's keys.
+    pub root: std::path::PathBuf,
+    /// Where the last good copy of the feed is kept.
+    pub dir: std::path::PathBuf,
+    /// Seconds between syncs.
+    pub sync_interval_s: u64,
+    /// Seconds between matching the devices against the feed.
+    pub check_interval_s: u64,
+    /// Feed server that receives this router's sightings ("" = report
+    /// nothing). Sightings carry no address, no full MAC, no name and no
+    /// exact time (docs/feed.md, "Privacy").
+    pub report_url: String,
+    /// This router's Ed25519 key, created (mode 0600) on first use.
+    pub key: std::path::PathBuf,
+}
+
+impl Default for FeedConfig {
+    fn default() -> Self {
+        FeedConfig {
+            url: String::new(),
+            root: "/etc/warden/feed-root.json".into(),
+            dir: "/var/lib/warden/feed".into(),
+            sync_interval_s: 3_600,
+            check_interval_s: 60,
+            report_url: String::new(),
+            key: "/var/lib/warden/router.key".into(),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]

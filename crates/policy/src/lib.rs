@@ -405,8 +405,8 @@ impl Policy {
     /// A device matches a feed listing (`entry` is the listing's id): the
     /// owner's feed policy for its severity (`[policy.feed]`) is carried
     /// out, as decisions whose source is the listing. Call it at every feed
-    /// check while the device matches: each call renews them for
-    /// `lifetime_s`. A trusted or owner-quarantined device is left alone.
+    /// check while the device matches: a call renews them for `lifetime_s`
+    /// once less than half of it is left. A trusted or owner-quarantined device is left alone.
     /// Feed decisions are not offences: they do not raise the device's
     /// escalation level.
     pub fn on_feed_match(
@@ -443,7 +443,10 @@ impl Policy {
                 .iter_mut()
                 .find(|d| d.action.kind() == action.kind() && d.source.is_feed())
             {
-                if d.expires.is_some_and(|e| e < expires) {
+                // Renewed when less than half its lifetime is left: a
+                // check a minute does not rewrite the decision every minute.
+                let half = (expires.0 - now.0) / 2;
+                if d.expires.is_some_and(|e| e.0.saturating_sub(now.0) < half) {
                     d.expires = Some(expires);
                     out.push(Change::Extended {
                         id: d.id,

@@ -966,7 +966,7 @@ fn feed_decisions_are_renewed_while_listed_and_end_when_delisted() {
     // A check soon after changes nothing; a later one renews.
     let soon = p.on_feed_match(mac(1), "bot", true, &feed_summary(), at(10 * S));
     assert!(started(&soon).is_empty());
-    let renewed = p.on_feed_match(mac(1), "bot", true, &feed_summary(), at(life / 2));
+    let renewed = p.on_feed_match(mac(1), "bot", true, &feed_summary(), at(life / 2 + S));
     assert!(renewed
         .iter()
         .any(|c| matches!(c, Change::Extended { id: i, .. } if *i == id)));
@@ -980,7 +980,7 @@ fn feed_decisions_are_renewed_while_listed_and_end_when_delisted() {
     );
 
     // Unchecked for a whole lifetime: it expires by itself.
-    assert!(active_kinds(&p, mac(1), at(life / 2 + life)).is_empty());
+    assert!(active_kinds(&p, mac(1), at(life / 2 + S + life)).is_empty());
 
     // Delisted: ended at the next check, with that reason.
     let mut p = policy();

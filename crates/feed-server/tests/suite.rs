@@ -28,6 +28,7 @@ both!(
     api_batch_reports_each_envelope,
     api_curation_envelopes_are_checked,
     publish_writes_signed_snapshot_delta_and_timestamp,
+    concurrent_ingest_keeps_nonces_and_limits_exact,
 );
 
 fn params() -> IngestParams {
@@ -965,5 +966,46 @@ async fn publish_writes_signed_snapshot_delta_and_timestamp(db: TestDb) {
             .await
             .is_err()
     );
+    db.drop_pg().await;
+}
+
+async fn concurrent_ingest_keeps_nonces_and_limits_exact(db: TestDb) {
+    let dev = device("Cam X1");
+    let same = new_sighting("r1", "n1", &dev);
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let (s, x) = (db.store.clone(), same.clone());
+            tokio::spawn(async move { s.ingest(&[x], NOW, &params()).await.unwrap()[0] })
+        })
+        .collect();
+    let mut outs = Vec::new();
+    for t in tasks {
+        outs.push(t.await.unwrap());
+    }
+    assert_eq!(
+        outs.iter().filter(|o| **o == Outcome::Accepted).count(),
+        1,
+        "{outs:?}"
+    );
+    let limited = IngestParams {
+        reporter_per_hour: 5,
+        ..params()
+    };
+    let tasks: Vec<_> = (0..20)
+        .map(|i| {
+            let s = db.store.clone();
+            let x = new_sighting("r2", &format!("n{i}"), &dev);
+            let p = limited.clone();
+            tokio::spawn(async move { s.ingest(&[x], NOW, &p).await.unwrap()[0] })
+        })
+        .collect();
+    let mut accepted = 0;
+    for t in tasks {
+        if t.await.unwrap() == Outcome::Accepted {
+            accepted += 1;
+        }
+    }
+    assert_eq!(accepted, 5);
+    assert_eq!(db.store.counts().await.unwrap().sightings, 6);
     db.drop_pg().await;
 }

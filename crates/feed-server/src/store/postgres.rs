@@ -205,21 +205,57 @@ impl Store for PgStore {
         }
         let hour = now.div_euclid(3600);
         let mut tx = self.pool.begin().await?;
-        // Concurrent batches of one reporter or network (several ingest nodes)
-        // take turns, so limits and nonces are decided on what they wrote.
-        let mut lock_keys: Vec<String> = batch
-            .iter()
-            .flat_map(|s| [format!("r:{}", s.reporter), format!("n:{}", s.network)])
-            .collect();
-        lock_keys.sort();
-        lock_keys.dedup();
+        // Sightings are re-sent by routers that got no answer: a crash losing
+        // the last few milliseconds of accepted ones costs nothing, and not
+        // waiting for the WAL flush per batch doubles throughput.
+        sqlx::query("SET LOCAL synchronous_commit = off")
+            .execute(&mut *tx)
+            .await?;
+        // This hour's counter rows of every reporter and network of the batch,
+        // created at zero and locked in key order: concurrent batches of the
+        // same reporter or network (several ingest nodes) take turns, so limits
+        // and nonces are decided on what the others wrote. Row locks, unlike
+        // advisory locks, do not fill PostgreSQL's lock table.
+        let mut scopes: Vec<&str> = Vec::with_capacity(2 * batch.len());
+        let mut keys: Vec<&str> = Vec::with_capacity(2 * batch.len());
+        for s in batch {
+            scopes.push(SCOPE_REPORTER);
+            keys.push(&s.reporter);
+            scopes.push(SCOPE_NETWORK);
+            keys.push(&s.network);
+        }
         sqlx::query(
-            "SELECT pg_advisory_xact_lock(h) FROM
-               (SELECT DISTINCT hashtextextended(k, 0) AS h FROM UNNEST($1::text[]) AS k ORDER BY h) AS locks",
+            "INSERT INTO rate_counters (scope, key, hour, count)
+             SELECT DISTINCT s, k, $3::bigint, 0::bigint FROM UNNEST($1::text[], $2::text[]) AS t(s, k)
+             ON CONFLICT DO NOTHING",
         )
-        .bind(&lock_keys)
+        .bind(&scopes)
+        .bind(&keys)
+        .bind(hour)
         .execute(&mut *tx)
         .await?;
+        let mut reps: HashMap<String, i64> = HashMap::new();
+        let mut nets: HashMap<String, i64> = HashMap::new();
+        for r in sqlx::query(
+            "SELECT c.scope, c.key, c.count FROM rate_counters c
+             JOIN (SELECT DISTINCT s, k FROM UNNEST($1::text[], $2::text[]) AS t(s, k)) b ON c.scope = b.s AND c.key = b.k
+             WHERE c.hour = $3 ORDER BY c.scope COLLATE \"C\", c.key COLLATE \"C\" FOR UPDATE OF c",
+        )
+        .bind(&scopes)
+        .bind(&keys)
+        .bind(hour)
+        .fetch_all(&mut *tx)
+        .await?
+        {
+            let scope: String = r.try_get(0)?;
+            let key: String = r.try_get(1)?;
+            let count: i64 = r.try_get(2)?;
+            if scope == SCOPE_REPORTER {
+                reps.insert(key, count);
+            } else {
+                nets.insert(key, count);
+            }
+        }
 
         let reporters: Vec<&str> = batch.iter().map(|s| s.reporter.as_str()).collect();
         let nonces: Vec<&str> = batch.iter().map(|s| s.nonce.as_str()).collect();
@@ -234,29 +270,6 @@ impl Store for PgStore {
         .iter()
         .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
         .collect::<Result<_, sqlx::Error>>()?;
-
-        let networks: Vec<&str> = batch.iter().map(|s| s.network.as_str()).collect();
-        let mut reps: HashMap<String, i64> = HashMap::new();
-        let mut nets: HashMap<String, i64> = HashMap::new();
-        for r in sqlx::query(
-            "SELECT scope, key, count FROM rate_counters WHERE hour = $1 AND
-               ((scope = 'reporter' AND key = ANY($2::text[])) OR (scope = 'network' AND key = ANY($3::text[])))",
-        )
-        .bind(hour)
-        .bind(&reporters)
-        .bind(&networks)
-        .fetch_all(&mut *tx)
-        .await?
-        {
-            let scope: String = r.try_get(0)?;
-            let key: String = r.try_get(1)?;
-            let count: i64 = r.try_get(2)?;
-            if scope == SCOPE_REPORTER {
-                reps.insert(key, count);
-            } else {
-                nets.insert(key, count);
-            }
-        }
 
         let outcomes = plan_batch(batch, &seen, &reps, &nets, p);
         if !outcomes.contains(&Outcome::Accepted) {

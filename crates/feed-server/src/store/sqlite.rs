@@ -110,6 +110,8 @@ impl SqliteStore {
             conn.pragma_update(None, "journal_mode", "WAL")?;
             conn.pragma_update(None, "synchronous", "NORMAL")?;
             conn.pragma_update(None, "foreign_keys", "ON")?;
+            // 64 MiB of page cache: the nonce and sighting indexes take random inserts.
+            conn.pragma_update(None, "cache_size", -65536)?;
             migrate(&mut conn)?;
             Ok(conn)
         })

@@ -338,34 +338,37 @@ pub struct LineScanner<'a> {
     cand: Vec<u32>,
 }
 
-const PREFIXES_KEY: &[u8] = b"\"mac_prefixes\":[";
-
-fn prefixes_finder() -> &'static memchr::memmem::Finder<'static> {
-    static F: std::sync::OnceLock<memchr::memmem::Finder<'static>> = std::sync::OnceLock::new();
-    F.get_or_init(|| memchr::memmem::Finder::new(PREFIXES_KEY))
+/// Reads a JSON string body that has no escapes: up to its closing quote.
+fn plain_string(b: &[u8]) -> Option<(&[u8], &[u8])> {
+    let end = memchr::memchr2(b'"', b'\\', b)?;
+    (b[end] == b'"').then(|| (&b[..end], &b[end + 1..]))
 }
 
 impl LineScanner<'_> {
     /// Finds candidate devices by the line's MAC prefixes without parsing
-    /// the line: the key `"mac_prefixes":[` cannot occur inside a JSON
-    /// string (its quotes would be escaped), and prefixes are written
-    /// canonically, so reading the array's strings is exact. `None` when
-    /// the line has no non-empty prefix list (then the line is parsed).
+    /// the whole line, for lines exactly as the publisher writes them:
+    /// `{"id":"…","severity":"…","matches":{"mac_prefixes":["…",…]` with
+    /// no escapes in id and severity. Reading from the start of the line
+    /// this way can only land on the top-level match (a later duplicate
+    /// `matches` makes the line fail to parse, so it matches nothing
+    /// anyway). The prefixes must be written canonically. `None` for any
+    /// other line, which is parsed instead. The fuzz target
+    /// `feed_envelope` checks that this agrees with parsing.
     fn prefix_candidates(&mut self, body: &[u8]) -> Option<()> {
-        let mut found = false;
+        let rest = body.strip_prefix(b"{\"id\":\"")?;
+        let (_, rest) = plain_string(rest)?;
+        let rest = rest.strip_prefix(b",\"severity\":\"")?;
+        let (_, rest) = plain_string(rest)?;
+        let rest = rest.strip_prefix(b",\"matches\":{\"mac_prefixes\":[")?;
+        let end = memchr::memchr(b']', rest)?;
         self.cand.clear();
-        for at in prefixes_finder().find_iter(body) {
-            let rest = &body[at + PREFIXES_KEY.len()..];
-            let end = memchr::memchr(b']', rest)?;
-            for item in rest[..end].split(|&b| b == b',') {
-                let p = MacPrefix::parse_bytes(item.strip_prefix(b"\"")?.strip_suffix(b"\"")?)?;
-                found = true;
-                if let Some(v) = self.set.by_prefix.get(&p.key()) {
-                    self.cand.extend_from_slice(v);
-                }
+        for item in rest[..end].split(|&b| b == b',') {
+            let p = MacPrefix::parse_bytes(item.strip_prefix(b"\"")?.strip_suffix(b"\"")?)?;
+            if let Some(v) = self.set.by_prefix.get(&p.key()) {
+                self.cand.extend_from_slice(v);
             }
         }
-        found.then_some(())
+        Some(())
     }
 
     /// One listing line (without its newline).
@@ -623,6 +626,36 @@ mod tests {
             .why;
         assert!(why.contains("MAC in 00:17:88/24"), "{why}");
         assert!(why.contains("below 1.60"), "{why}");
+    }
+
+    #[test]
+    fn prefilter_is_not_fooled_by_other_prefix_lists() {
+        // An unknown field with its own prefix list before the real match
+        // (vendor/model only): the device must still be found.
+        let l = listing(DeviceMatch {
+            vendor: Some("Philips Lighting BV".into()),
+            model: Some("BSB002".into()),
+            ..Default::default()
+        });
+        let json = serde_json::to_string(&l).unwrap();
+        let tricky = json.replacen(
+            "{\"id\"",
+            "{\"extra\":{\"matches\":{\"mac_prefixes\":[\"aa:bb:cc/24\"]}},\"id\"",
+            1,
+        );
+        assert_ne!(tricky, json);
+        let set = DeviceSet::new(vec![hue(None)]);
+        for line in [json, tricky] {
+            let out = set.scan(line.as_bytes()).unwrap();
+            assert_eq!(out.matches.len(), 1, "{line}");
+        }
+        // Prefixes written with spaces or escapes take the parsing path.
+        let spaced = r#"{"id":"x","severity":"vulnerable","matches":{"mac_prefixes":[ "00:17:88/24" ]},"action":"notify","evidence":{"reporters":1,"networks":1,"sightings":1},"first_seen":0,"last_seen":0,"reason":"r","source":"operator"}"#;
+        let out = set.scan(spaced.as_bytes()).unwrap();
+        assert_eq!(out.matches.len(), 1);
+        let escaped = spaced.replace("00:17:88/24\"", "00:17:88\\/24\"");
+        let out = set.scan(escaped.as_bytes()).unwrap();
+        assert_eq!(out.matches.len(), 1, "{escaped}");
     }
 
     #[test]

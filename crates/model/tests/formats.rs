@@ -182,3 +182,76 @@ fn oversized_binary_and_hostile_yaml_are_refused_quickly() {
     // Two documents.
     assert!(load(b"format_version: 1\n---\nformat_version: 1\n").is_err());
 }
+
+/// The published schema describes what the code reads: every example and
+/// fixture (as plain YAML values, and as warden's JSON)
+/// validates against docs/schema/threat-model-v1.json, and the same
+/// mistakes the loader refuses are refused by the schema.
+#[test]
+fn examples_validate_against_the_published_schema() {
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(repo().join("docs/schema/threat-model-v1.json")).unwrap(),
+    )
+    .unwrap();
+    let validator = jsonschema::validator_for(&schema).expect("the schema compiles");
+    let mut files = examples();
+    for r in warden_model::RULES {
+        files.push(fixtures().join(r.id).join("pass.yaml"));
+        files.push(fixtures().join(r.id).join("fail.yaml"));
+    }
+    for path in &files {
+        // The file as an editor with the schema sees it (plain YAML values:
+        // an unquoted `version: 2.4` is a number there, not a string) ...
+        let raw: serde_json::Value =
+            serde_norway::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        // ... and as warden writes it.
+        let loaded = load_file(path);
+        let written: serde_json::Value = serde_json::from_str(&to_json(&loaded.model)).unwrap();
+        for (form, value) in [("as written", &raw), ("as warden writes it", &written)] {
+            let errors: Vec<String> = validator
+                .iter_errors(value)
+                .map(|e| format!("{} at {}", e, e.instance_path()))
+                .collect();
+            assert!(errors.is_empty(), "{} {form}: {errors:?}", path.display());
+        }
+    }
+    // An unquoted version is a number to a YAML tool (warden reads it as text).
+    let unquoted = format!(
+        "format_version: 1\nidentity:\n  vendor: A\n  model: B\n  firmware:\n    - version: 2.4\n      image_sha256: \"{}\"\n",
+        "a".repeat(64)
+    );
+    assert!(load(unquoted.as_bytes()).is_ok());
+    let raw: serde_json::Value = serde_norway::from_str(&unquoted).unwrap();
+    assert!(
+        !validator.is_valid(&raw),
+        "the as-written check would miss an unquoted version"
+    );
+    // Mistakes: an unknown field, a misspelt claim, a bad CWE id, a wrong enum value.
+    let base: serde_json::Value =
+        serde_json::from_str(&to_json(&load_file(&repo().join("models/hub.yaml")).model)).unwrap();
+    type Break = fn(&mut serde_json::Value);
+    let broken: [(&str, Break); 4] = [
+        ("unknown field", |v| v["identity"]["colour"] = "red".into()),
+        ("misspelt claim", |v| {
+            v["baseline"]["updates"]["automatic_by_defualt"] = true.into()
+        }),
+        ("bad CWE", |v| {
+            v["threats"][0]["cwe"] = serde_json::json!(["CWE-x"])
+        }),
+        ("bad enum", |v| {
+            v["network"]["port_mapping"] = "sometimes".into()
+        }),
+    ];
+    for (what, f) in broken {
+        let mut v = base.clone();
+        f(&mut v);
+        assert!(
+            !validator.is_valid(&v),
+            "the schema accepts a model with a {what}"
+        );
+        assert!(
+            load(serde_json::to_string(&v).unwrap().as_bytes()).is_err(),
+            "the loader accepts a {what}"
+        );
+    }
+}

@@ -16,6 +16,8 @@ fuzz_target!(|data: &[u8]| {
             assert!(!errors.0.is_empty());
             for e in &errors.0 {
                 assert!(!e.message.is_empty());
+                let shown = report::printable(&e.to_string());
+                assert!(!shown.chars().any(char::is_control), "{shown:?}");
                 assert!(e.line.is_none_or(|l| l >= 1), "{e}");
                 let _ = e.to_string();
             }
@@ -36,7 +38,13 @@ fuzz_target!(|data: &[u8]| {
         );
     }
     let _ = report::sarif("fuzz.yaml", &findings);
-    let _ = report::text("fuzz.yaml", &loaded.model, &findings);
+    // The text report goes to terminals and CI logs: no control character
+    // from the model may reach them.
+    let text_report = report::text("fuzz.yaml", &loaded.model, &findings);
+    assert!(
+        !text_report.chars().any(|c| c.is_control() && c != '\n'),
+        "{text_report:?}"
+    );
 
     let json = to_json(&loaded.model);
     if json.len() <= MAX_INPUT_BYTES {

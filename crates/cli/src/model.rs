@@ -125,7 +125,11 @@ fn read(path: &Path) -> Result<Loaded> {
         .read_to_end(&mut bytes)
         .with_context(|| format!("reading {}", path.display()))?;
     warden_model::load(&bytes).map_err(|errs| {
-        let list: Vec<String> = errs.0.iter().map(|e| format!("  {e}")).collect();
+        let list: Vec<String> = errs
+            .0
+            .iter()
+            .map(|e| format!("  {}", warden_model::report::printable(&e.to_string())))
+            .collect();
         anyhow::anyhow!(
             "{} is not a usable threat model:\n{}",
             path.display(),

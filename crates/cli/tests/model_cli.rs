@@ -206,3 +206,32 @@ fn schema_command_prints_the_committed_schema() {
         "docs/schema/threat-model-v1.json differs from `warden model schema`"
     );
 }
+
+#[test]
+fn text_output_carries_no_terminal_escapes_from_the_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("evil.yaml");
+    std::fs::write(
+        &model,
+        "format_version: 1\nidentity: {vendor: \"Evil\\e[2J\", model: \"X\\r\"}\nnetwork:\n  flows:\n    - {direction: from_device, protocol: tcp, port: 80, dns_name: a.example, encrypted: false, purpose: \"\\e]0;pwned\\a\"}\n",
+    )
+    .unwrap();
+    let out = warden(&["model", "lint", model.to_str().unwrap()]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("a.example"), "{text}");
+    assert!(
+        !text.chars().any(|c| c.is_control() && c != '\n'),
+        "{text:?}"
+    );
+    let bad = dir.path().join("evil2.yaml");
+    std::fs::write(
+        &bad,
+        "format_version: 1\nidentity: {vendor: A, model: B, \"\\e[31mred\": 1}\n",
+    )
+    .unwrap();
+    let out = warden(&["model", "lint", bad.to_str().unwrap()]);
+    assert_eq!(code(&out), 2);
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("unknown field"), "{err}");
+    assert!(!err.contains('\u{1b}'), "{err:?}");
+}

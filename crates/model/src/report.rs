@@ -17,7 +17,7 @@ pub fn text(file: &str, model: &ThreatModel, findings: &[Finding]) -> String {
             f.level.as_str(),
             r.id,
             r.name,
-            f.message,
+            printable(&f.message),
             f.path
         ));
         if !r.provisions.is_empty() {
@@ -27,8 +27,8 @@ pub fn text(file: &str, model: &ThreatModel, findings: &[Finding]) -> String {
     let (e, w, n) = counts(findings);
     s.push_str(&format!(
         "{file}: {} {}: {e} error{}, {w} warning{}, {n} note{}\n",
-        model.identity.vendor,
-        model.identity.model,
+        printable(&model.identity.vendor),
+        printable(&model.identity.model),
         plural(e),
         plural(w),
         plural(n)
@@ -128,10 +128,30 @@ pub fn sarif(file: &str, findings: &[Finding]) -> Value {
     })
 }
 
-/// A path as a relative URI reference: `/` kept, anything outside the
-/// unreserved set percent-encoded.
+/// Text from a model made safe for a terminal or CI log: control characters
+/// (escape sequences, carriage returns, bidi overrides) are shown as `\u{..}`
+/// instead of acting on the terminal.
+pub fn printable(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        let bidi = matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+        if c.is_control() || bidi {
+            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A path as a URI reference: a relative path stays relative (`/` kept,
+/// anything outside the unreserved set percent-encoded); an absolute path
+/// becomes a `file://` URI.
 fn uri_reference(path: &str) -> String {
     let mut s = String::new();
+    if path.starts_with('/') {
+        s.push_str("file://");
+    }
     for b in path.bytes() {
         if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
             s.push(b as char);
@@ -148,5 +168,15 @@ mod tests {
     fn uri_reference_encodes() {
         assert_eq!(super::uri_reference("models/a b.yaml"), "models/a%20b.yaml");
         assert_eq!(super::uri_reference("x/ü.yaml"), "x/%C3%BC.yaml");
+        assert_eq!(super::uri_reference("/tmp/m.yaml"), "file:///tmp/m.yaml");
+    }
+
+    #[test]
+    fn printable_defuses_terminal_escapes() {
+        assert_eq!(
+            super::printable("a\u{1b}[2Jb\r\u{202e}c"),
+            "a\\u{1b}[2Jb\\u{d}\\u{202e}c"
+        );
+        assert_eq!(super::printable("plain ü"), "plain ü");
     }
 }

@@ -226,6 +226,42 @@ pub fn validate(m: &ThreatModel) -> Vec<LoadError> {
     if m.identity.model.trim().is_empty() {
         err("identity.model".into(), "must not be empty".into());
     }
+    if let Some(cpe) = &m.identity.cpe {
+        if !is_cpe23(cpe) {
+            err(
+                "identity.cpe".into(),
+                format!("{cpe:?} is not a CPE 2.3 formatted string (cpe:2.3:part:vendor:product:... with 13 parts)"),
+            );
+        }
+    }
+    if let Some(purl) = &m.identity.purl {
+        let ty = purl
+            .strip_prefix("pkg:")
+            .and_then(|r| r.split_once('/'))
+            .map(|(t, _)| t);
+        let ok = ty.is_some_and(|t| {
+            t.starts_with(|c: char| c.is_ascii_alphabetic())
+                && t.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || ".+-".contains(c))
+        });
+        if !ok || purl.chars().any(char::is_whitespace) {
+            err(
+                "identity.purl".into(),
+                format!("{purl:?} is not a package URL (pkg:type/name...)"),
+            );
+        }
+    }
+    if let Some(url) = &m.identity.mud_url {
+        if !url.starts_with("https://")
+            || url.len() <= 8
+            || url.chars().any(|c| c.is_whitespace() || c.is_control())
+        {
+            err(
+                "identity.mud_url".into(),
+                format!("{url:?} is not an https URL (RFC 8520 MUD URLs use https)"),
+            );
+        }
+    }
     for (i, fw) in m.identity.firmware.iter().enumerate() {
         if fw.image_sha256.len() != 64
             || !fw
@@ -377,6 +413,37 @@ fn singular(field: &str) -> &str {
     }
 }
 
+/// A CPE 2.3 formatted string: `cpe:2.3:` then 11 more parts (part, vendor,
+/// product, version, update, edition, language, sw_edition, target_sw,
+/// target_hw, other) separated by unescaped colons; part is a, h, o or a
+/// wildcard.
+pub fn is_cpe23(s: &str) -> bool {
+    let Some(rest) = s.strip_prefix("cpe:2.3:") else {
+        return false;
+    };
+    let mut parts = Vec::new();
+    let mut cur = String::new();
+    let mut chars = rest.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                cur.push(c);
+                match chars.next() {
+                    Some(n) => cur.push(n),
+                    None => return false,
+                }
+            }
+            ':' => parts.push(std::mem::take(&mut cur)),
+            c if c.is_whitespace() || c.is_control() => return false,
+            c => cur.push(c),
+        }
+    }
+    parts.push(cur);
+    parts.len() == 11
+        && matches!(parts[0].as_str(), "a" | "h" | "o" | "*" | "-")
+        && parts.iter().all(|p| !p.is_empty())
+}
+
 /// A DNS name as MUD allows it: dot-separated labels of letters, digits and
 /// hyphens (a leading `*.` is not allowed), at most 253 bytes.
 pub fn is_dns_name(s: &str) -> bool {
@@ -524,6 +591,17 @@ mod tests {
         let idx = LineIndex::new(text);
         assert_eq!(idx.line_of("a.b[1].c"), 5);
         assert_eq!(idx.line_of("d"), 8);
+    }
+
+    #[test]
+    fn cpe_names() {
+        assert!(is_cpe23(
+            "cpe:2.3:h:northwind_optics:nw-cam_2:b:*:*:*:*:*:*:*"
+        ));
+        assert!(is_cpe23("cpe:2.3:o:acme:fw:1.0\\:beta:*:*:*:*:*:*:*"));
+        assert!(!is_cpe23("cpe:2.3:h:acme:cam"));
+        assert!(!is_cpe23("cpe:/h:acme:cam:1"));
+        assert!(!is_cpe23("cpe:2.3:x:acme:cam:1:*:*:*:*:*:*:*"));
     }
 
     #[test]

@@ -73,14 +73,19 @@ pub struct Identity {
     /// Firmware versions the model applies to, each with its image hash.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub firmware: Vec<Firmware>,
-    /// CPE 2.3 name of the product (`cpe:2.3:h:vendor:product:...`).
+    /// CPE 2.3 formatted string of the product (`cpe:2.3:h:vendor:product:...`,
+    /// 13 colon-separated parts).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^cpe:2\.3:[aho\*\-]"))]
     pub cpe: Option<String>,
-    /// Package URL of the firmware (`pkg:...`).
+    /// Package URL of the firmware (`pkg:type/namespace/name@version`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^pkg:[A-Za-z][A-Za-z0-9.+-]*/"))]
     pub purl: Option<String>,
-    /// RFC 8520 MUD URL the device emits (DHCP option 161, LLDP, or certificate).
+    /// RFC 8520 MUD URL the device emits (DHCP option 161, LLDP, or certificate);
+    /// MUD URLs use the `https` scheme.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^https://[^\s]+$"))]
     pub mud_url: Option<String>,
     /// Where a user can read the model designation without tools.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -139,6 +139,36 @@ fn bad_values_are_refused_with_their_path() {
 }
 
 #[test]
+fn identifiers_are_checked() {
+    let with = |field: &str, value: &str| {
+        format!("format_version: 1\nidentity: {{vendor: A, model: B, {field}: \"{value}\"}}\n")
+    };
+    for (field, value) in [
+        ("cpe", "cpe:/h:acme:cam:1"),
+        ("cpe", "cpe:2.3:h:acme:cam"),
+        ("purl", "acme/cam@1"),
+        ("mud_url", "http://mud.example/cam.json"),
+        ("mud_url", "https://mud.example/a b.json"),
+    ] {
+        let e = error_of(&with(field, value));
+        assert!(
+            e.contains(&format!("identity.{field} (line 2)")),
+            "{field}={value}: {e}"
+        );
+    }
+    for (field, value) in [
+        ("cpe", "cpe:2.3:h:acme:cam:1.0:*:*:*:*:*:*:*"),
+        ("purl", "pkg:generic/acme/cam-fw@1.0"),
+        ("mud_url", "https://mud.example/cam.json"),
+    ] {
+        assert!(
+            load(with(field, value).as_bytes()).is_ok(),
+            "{field}={value}"
+        );
+    }
+}
+
+#[test]
 fn format_version_is_checked_first() {
     assert!(error_of("identity: {vendor: A, model: B}\n").contains("format_version"));
     let e = error_of("format_version: 2\nidentity: {vendor: A, model: B}\nnew_section_of_v2: {}\n");

@@ -172,6 +172,10 @@ rules! {
         ["NIST IR 8259A Device Identification"],
         "The model names firmware versions with image hashes, and a CPE or purl and MUD URL where there is one.",
         "Advisories, feeds and the router's profile lookup all need to know exactly which device and firmware a model describes.";
+    CREDENTIALS_IN_TRANSIT = "TM026", "credentials-encrypted-in-transit",
+        ["ETSI EN 303 645 5.5-7", "ETSI EN 303 645 5.5-1", "EU CRA Annex I Part I (2)(e)"],
+        "Every enabled entry point reachable over a network (internet, local network, cloud) where a password, PIN, token or account secret is sent says it is encrypted.",
+        "A password sent over telnet or plain HTTP can be read by anything on the path, including every other compromised device on the home network.";
 }
 
 /// Looks a rule up by id.
@@ -809,6 +813,43 @@ pub fn lint(loaded: &Loaded, today: time::Date) -> Vec<Finding> {
                 Level::Note,
                 format!("network.flows[{i}]"),
                 format!("does not say whether traffic {towards} {name} is encrypted"),
+            ),
+        }
+    }
+
+    // TM026
+    for (i, e) in m.entry_points.iter().enumerate() {
+        let reachable = matches!(
+            e.exposure,
+            Exposure::Internet | Exposure::LocalNetwork | Exposure::Cloud
+        );
+        if e.state != InterfaceState::Enabled || !reachable {
+            continue;
+        }
+        let Some(l) = e.logins.iter().find(|l| l.mechanism.sends_secret()) else {
+            continue;
+        };
+        match e.encrypted {
+            Some(true) => {}
+            Some(false) => o.add(
+                CREDENTIALS_IN_TRANSIT,
+                Level::Error,
+                format!("entry_points[{i}].encrypted"),
+                format!(
+                    "the {} for {:?} crosses the network unencrypted",
+                    l.mechanism_name(),
+                    e.name
+                ),
+            ),
+            None => o.add(
+                CREDENTIALS_IN_TRANSIT,
+                Level::Note,
+                format!("entry_points[{i}].encrypted"),
+                format!(
+                    "does not say whether {:?} is encrypted; its {} crosses the network",
+                    e.name,
+                    l.mechanism_name()
+                ),
             ),
         }
     }

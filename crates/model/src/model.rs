@@ -246,6 +246,10 @@ pub struct EntryPoint {
     /// Port, for network services.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub port: Option<u16>,
+    /// Whether the channel is encrypted (TLS, SSH, DTLS, ...), for network
+    /// entry points.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encrypted: Option<bool>,
     /// Whether security-relevant configuration can be changed through it.
     #[serde(default, skip_serializing_if = "is_false")]
     pub allows_configuration_change: bool,
@@ -353,6 +357,15 @@ impl LoginMechanism {
     /// Secrets a person types (the ones that get shared, guessed and never changed).
     pub fn is_password_like(self) -> bool {
         matches!(self, Self::Password | Self::Pin)
+    }
+
+    /// Mechanisms that send the secret itself over the channel (a key or
+    /// certificate proves possession without sending it).
+    pub fn sends_secret(self) -> bool {
+        matches!(
+            self,
+            Self::Password | Self::Pin | Self::Token | Self::CloudAccount
+        )
     }
 }
 

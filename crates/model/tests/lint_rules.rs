@@ -125,7 +125,7 @@ fn example_models_say_what_they_should() {
     let poor = by_name("poor-camera.yaml");
     for id in [
         "TM001", "TM002", "TM004", "TM005", "TM007", "TM009", "TM010", "TM012", "TM013", "TM014",
-        "TM015", "TM017", "TM018", "TM019",
+        "TM015", "TM017", "TM018", "TM019", "TM026",
     ] {
         assert!(
             poor.iter().any(|f| f.rule == id && f.level == Level::Error),

@@ -709,3 +709,72 @@ fn hostile_documents_and_paths_are_refused() {
     // A pinned root that is not a root.
     assert!(TrustedFeed::open(&w.state, b"{}").is_err());
 }
+
+#[test]
+fn thresholds_need_distinct_keys_of_the_role() {
+    // Root: 2 of 3 root keys; feed: 2 of 2 feed keys.
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let r: Vec<KeyPair> = (10..13).map(|i| KeyPair::from_seed([i; 32])).collect();
+    let f: Vec<KeyPair> = (20..22).map(|i| KeyPair::from_seed([i; 32])).collect();
+    let rp: Vec<_> = r.iter().map(KeyPair::public).collect();
+    let fp: Vec<_> = f.iter().map(KeyPair::public).collect();
+    let root = new_root(1, T0 + 365 * DAY, &rp, 2, &fp, 2);
+    // One root key is not enough even for the publisher.
+    assert!(publish::write_root(&out, &root, &[&r[0]]).is_err());
+    let pinned = publish::write_root(&out, &root, &[&r[0], &r[2]])
+        .unwrap()
+        .to_vec();
+    // One feed key cannot publish; two can.
+    assert!(matches!(
+        publish::publish(&out, feed(0..5), &[&f[0]], &PublishOptions::at(T0)),
+        Err(publish::PublishError::NotFeedKeys { .. })
+    ));
+    publish::publish(&out, feed(0..5), &[&f[0], &f[1]], &PublishOptions::at(T0)).unwrap();
+    let state = tmp.path().join("state");
+    let mut c = TrustedFeed::open(&state, &pinned).unwrap();
+    c.sync(&DirFetcher::new(&out), T0).unwrap();
+    assert_eq!(c.version(), 1);
+
+    // A stolen feed key alone (signing twice) is below the threshold.
+    let env =
+        Envelope::from_slice(&fs::read(out.join("timestamp.json")).unwrap(), 1 << 20).unwrap();
+    let mut ts: Timestamp = serde_json::from_slice(&env.payload).unwrap();
+    ts.version = 2;
+    let mut forged = Envelope::sign(PAYLOAD_TIMESTAMP, &ts, &[&f[0]]);
+    forged.signatures.push(forged.signatures[0].clone());
+    fs::write(out.join("timestamp.json"), forged.to_vec()).unwrap();
+    let err = c.sync(&DirFetcher::new(&out), T0).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            SyncError::Untrusted {
+                source: EnvelopeError::BelowThreshold {
+                    valid: 1,
+                    threshold: 2
+                },
+                ..
+            }
+        ),
+        "{err}"
+    );
+    // A stolen root key alone cannot rotate the root.
+    let evil = KeyPair::from_seed([99; 32]);
+    let root2 = new_root(2, T0 + DAY, &[evil.public()], 1, &[evil.public()], 1);
+    let env = Envelope::sign(PAYLOAD_ROOT, &root2, &[&r[1], &evil]);
+    fs::write(out.join("root.2.json"), env.to_vec()).unwrap();
+    let err = c.sync(&DirFetcher::new(&out), T0).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            SyncError::Untrusted {
+                role: "root",
+                root_version: 1,
+                source: EnvelopeError::BelowThreshold { .. },
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!(c.root().version, 1);
+}

@@ -152,6 +152,63 @@ fn main() {
             );
             std::io::stdout().flush().unwrap();
         }
-        _ => eprintln!("usage: feed_measure publish DIR N | sync DIR STATE [DEVICES]"),
+        Some("seeds") => {
+            // Seed inputs for the fuzz target feed_envelope.
+            let dir = Path::new(&args[2]);
+            fs::create_dir_all(dir).unwrap();
+            let key = KeyPair::from_seed([3; 32]);
+            let mut i = 0;
+            let mut put = |bytes: &[u8]| {
+                fs::write(dir.join(format!("seed-{i:02}")), bytes).unwrap();
+                i += 1;
+            };
+            for n in [0, 1, 7, 19] {
+                put(serde_json::to_string(&synth::listing(n))
+                    .unwrap()
+                    .as_bytes());
+            }
+            let out = std::env::temp_dir().join(format!("feed-seeds-{}", std::process::id()));
+            let root = new_root(1, T0 + 86_400, &[key.public()], 1, &[key.public()], 1);
+            publish::write_root(&out, &root, &[&key]).unwrap();
+            publish::publish_sorted(&out, synth::sorted(0..3), &[&key], &PublishOptions::at(T0))
+                .unwrap();
+            for name in ["root.json", "timestamp.json", "snapshot.1.jsonl"] {
+                put(&fs::read(out.join(name)).unwrap());
+            }
+            let _ = fs::remove_dir_all(&out);
+            let sighting = warden_feed::Sighting {
+                version: 1,
+                nonce: "0123456789abcdef0123456789abcdef".into(),
+                sent_at: T0,
+                window_start: T0 - T0 % 3600,
+                window_hours: 1,
+                reporter: key.public(),
+                device: warden_feed::DeviceType {
+                    mac_prefix: "00:17:88/24".parse().unwrap(),
+                    vendor: Some("Philips Lighting BV".into()),
+                    model: Some("BSB002".into()),
+                    firmware: Some("1.50.0".into()),
+                    fingerprint: "ab".repeat(32),
+                },
+                behaviour: warden_feed::Behaviour {
+                    kind: warden_feed::BehaviourKind::Scan,
+                    peak_pps_bucket: 128,
+                    targets_bucket: 512,
+                    ports: vec![22, 23],
+                },
+            };
+            put(&sighting.sign(&key).to_vec());
+            put(&serde_json::to_vec(&sighting).unwrap());
+            for text in [
+                "00:17:88/24",
+                "70:b3:d5:e0/28",
+                "70:b3:d5:1f:30/36",
+                "1.2.10|1.2.9",
+                "1.2rc1|1.2",
+            ] {
+                put(text.as_bytes());
+            }
+        }
+        _ => eprintln!("usage: feed_measure publish DIR N | sync DIR STATE [DEVICES] | seeds DIR"),
     }
 }

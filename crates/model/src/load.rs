@@ -586,6 +586,16 @@ mod tests {
     }
 
     #[test]
+    fn lines_count_cr_lf_and_crlf_breaks() {
+        // As YAML, SARIF and editors count lines (found by fuzzing: a lone CR
+        // is a line break too).
+        let idx = LineIndex::new("a: 1\rb: 2\r\nc: 3\nd: 4\n");
+        assert_eq!(idx.line_of("b"), 2);
+        assert_eq!(idx.line_of("c"), 3);
+        assert_eq!(idx.line_of("d"), 4);
+    }
+
+    #[test]
     fn lines_of_json_keys() {
         let text = "{\n  \"a\": {\n    \"b\": [\n      {\"c\": 1},\n      {\"c\": 2}\n    ]\n  },\n  \"d\": true\n}\n";
         let idx = LineIndex::new(text);

@@ -23,6 +23,18 @@ pub struct Args {
     /// Safety cap on frames written.
     #[arg(long, default_value_t = SimOptions::default().max_frames)]
     pub max_frames: u64,
+    /// When the capture starts: unix seconds, or `now` (default: the fixed
+    /// 2026-01-15T12:00:00Z, so that the same seed gives the same bytes).
+    #[arg(long, value_parser = parse_start)]
+    pub start: Option<i64>,
+}
+
+fn parse_start(s: &str) -> Result<i64, String> {
+    if s == "now" {
+        return Ok(time::OffsetDateTime::now_utc().unix_timestamp());
+    }
+    s.parse()
+        .map_err(|_| format!("{s:?} is not unix seconds nor `now`"))
 }
 
 pub fn parse_scenario(s: &str) -> Result<Scenario, String> {
@@ -40,7 +52,10 @@ pub fn options(seed: u64, scenario: Scenario, duration: u32, max_frames: u64) ->
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
-    let opts = options(args.seed, args.scenario, args.duration, args.max_frames);
+    let mut opts = options(args.seed, args.scenario, args.duration, args.max_frames);
+    if let Some(start) = args.start {
+        opts.start_unix = start;
+    }
     let labels = warden_sim::write_files(&opts, &args.out)
         .with_context(|| format!("simulating into {}", args.out.display()))?;
     eprint!("{}", describe(&labels));

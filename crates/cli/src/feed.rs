@@ -30,7 +30,6 @@ pub enum FeedCommand {
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
         /// Base URL of the feed files (overrides `[feed] url`).
-        #[arg(long)]
         url: Option<String>,
         /// The pinned root.json (overrides `[feed] root`).
         #[arg(long, value_name = "FILE")]
@@ -86,7 +85,10 @@ pub fn run(args: Args) -> Result<ExitCode> {
             cfg.url = url.unwrap_or(cfg.url);
             cfg.root = root.unwrap_or(cfg.root);
             cfg.dir = dir.unwrap_or(cfg.dir);
-            anyhow::ensure!(!cfg.url.is_empty(), "no feed URL: give --url or [feed] url");
+            anyhow::ensure!(
+                !cfg.url.is_empty(),
+                "no feed URL: give one or set [feed] url"
+            );
             println!("{}", crate::feed_router::sync_once(&cfg)?);
             Ok(ExitCode::SUCCESS)
         }

@@ -316,3 +316,60 @@ fn a_missing_pinned_root_stops_the_guard_with_a_clear_error() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("pinned root /nonexistent/root.json"), "{err}");
 }
+
+#[test]
+fn warden_feed_sync_by_hand_keeps_the_last_good_copy() {
+    let tmp = tempfile::tempdir().unwrap();
+    let feed = Feed::new(tmp.path(), 9);
+    let url = serve(feed.out.clone());
+    let state = tmp.path().join("state");
+    let sync = || {
+        Command::new(env!("CARGO_BIN_EXE_warden"))
+            .args(["feed", "sync", &url, "--root"])
+            .arg(&feed.pinned)
+            .arg("--dir")
+            .arg(&state)
+            .output()
+            .unwrap()
+    };
+    // Nothing published yet: a clear failure, no state claimed.
+    let out = sync();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("syncing the feed from"));
+
+    feed.publish(vec![listing(
+        Severity::Vulnerable,
+        DeviceMatch {
+            mac_prefixes: vec![prefix([0xbc, 0xf5, 0xac, 0, 0, 0])],
+            ..DeviceMatch::default()
+        },
+        "a flaw",
+    )]);
+    let out = sync();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("feed version 1 (was 0): snapshot downloaded"),
+        "{text}"
+    );
+    let again = sync();
+    assert!(String::from_utf8_lossy(&again.stdout).contains("already up to date"));
+
+    // A rollback to an older timestamp is refused and version 1 is kept.
+    let ts = feed.out.join("timestamp.json");
+    let v1 = std::fs::read(&ts).unwrap();
+    feed.publish(vec![]);
+    assert!(sync().status.success());
+    std::fs::write(&ts, v1).unwrap();
+    let out = sync();
+    assert!(
+        !out.status.success(),
+        "a rolled-back timestamp was accepted"
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.to_lowercase().contains("roll"), "{err}");
+}

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! cargo run --release -p warden-feed --example feed_measure -- publish DIR N
-//! /usr/bin/time -v target/release/examples/feed_measure sync DIR STATE DEVICES
+//! /usr/bin/time -v target/release/examples/feed_measure sync DIR STATE DEVICES [once]
 //! ```
 //!
 //! `publish` writes root.1.json and two versions of N synthetic listings
@@ -135,6 +135,17 @@ fn main() {
                 .sync_and_scan(&DirFetcher::new(dir), T0 + 7200, &set)
                 .unwrap();
             let t_first = t.elapsed();
+            if args.get(5).map(String::as_str) == Some("once") {
+                println!(
+                    "sync v{} ({:?}) verifying {} listings and matching {n_dev} devices in the same pass: {:.3} s, {} matches",
+                    r.to,
+                    r.via,
+                    out.listings,
+                    t_first.as_secs_f64(),
+                    out.matches.len()
+                );
+                return;
+            }
             // Matching again later (a new device): a pass over the kept copy.
             let t2 = Instant::now();
             let again = feed.scan(&set).unwrap();
@@ -209,6 +220,8 @@ fn main() {
                 put(text.as_bytes());
             }
         }
-        _ => eprintln!("usage: feed_measure publish DIR N | sync DIR STATE [DEVICES] | seeds DIR"),
+        _ => eprintln!(
+            "usage: feed_measure publish DIR N | sync DIR STATE [DEVICES [once]] | seeds DIR"
+        ),
     }
 }

@@ -114,8 +114,9 @@ fn probe_page() -> String {
         r#"<!doctype html><html><head><meta charset="utf-8"></head><body style="margin:0">
 <iframe id="f" src="index.html" style="width:{PHONE_WIDTH}px;height:844px;border:0"></iframe>
 <script>
-document.getElementById('f').addEventListener('load', () => {{
-  const w = document.getElementById('f').contentWindow;
+const frame = document.getElementById('f');
+const measure = () => {{
+  const w = frame.contentWindow;
   const d = w.document;
   const cw = d.documentElement.clientWidth;
   const wide = [];
@@ -136,7 +137,11 @@ document.getElementById('f').addEventListener('load', () => {{
     scripts: d.querySelectorAll('script').length,
   }});
   document.body.appendChild(pre);
-}});
+}};
+// The frame may already have loaded by the time this runs.
+const d0 = frame.contentDocument;
+if (d0 && d0.readyState === 'complete' && d0.URL.endsWith('index.html')) measure();
+else frame.addEventListener('load', measure);
 </script></body></html>
 "#
     )

@@ -1,0 +1,394 @@
+//! The queries behind both the pages and the JSON API: one set of views
+//! of the state database, so what a page shows and what `/api/v1` returns
+//! cannot drift apart.
+
+use serde::Serialize;
+use utoipa::ToSchema;
+use warden_decode::Mac;
+use warden_detect::Timestamp;
+use warden_policy::{Action, Choice, Source};
+use warden_state::{AlertRow, DecisionRow, DeviceRow, Store};
+
+/// Alerts newer than this make a device "watched" (ns).
+const WATCH_NS: i64 = 24 * 3_600 * 1_000_000_000;
+/// Most alerts and decisions shown per device.
+pub const DEVICE_LIMIT: u32 = 50;
+/// Most timeline entries shown.
+pub const TIMELINE_LIMIT: u32 = 200;
+
+/// A device's status, strongest first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    /// Cut off from the network (quarantine in force).
+    Quarantined,
+    /// A decision from a feed listing is in force.
+    ListedByFeed,
+    /// Rate-limited, or its mail or UPnP blocked.
+    Limited,
+    /// An alert in the last 24 hours, or a notice, but nothing restricted.
+    Watched,
+    /// Nothing to report.
+    Ok,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Quarantined => "quarantined",
+            Status::ListedByFeed => "listed-by-feed",
+            Status::Limited => "limited",
+            Status::Watched => "watched",
+            Status::Ok => "ok",
+        }
+    }
+
+    /// The words on the page.
+    pub fn label(self) -> &'static str {
+        match self {
+            Status::Quarantined => "Quarantined",
+            Status::ListedByFeed => "Listed by the feed",
+            Status::Limited => "Limited",
+            Status::Watched => "Watched",
+            Status::Ok => "OK",
+        }
+    }
+}
+
+/// What the pages and the API need of the device's identity (JSON in the
+/// database, written from what the device said on the network).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, ToSchema)]
+pub struct IdentityView {
+    pub hostname: Option<String>,
+    pub model: Option<String>,
+    pub firmware: Option<String>,
+    pub os: Option<String>,
+}
+
+impl IdentityView {
+    fn parse(json: Option<&str>) -> IdentityView {
+        let Some(v) = json.and_then(|j| serde_json::from_str::<serde_json::Value>(j).ok()) else {
+            return IdentityView::default();
+        };
+        let field = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_owned);
+        IdentityView {
+            hostname: field("hostname"),
+            model: field("model"),
+            firmware: field("firmware"),
+            os: field("os"),
+        }
+    }
+}
+
+/// One device in the list.
+#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
+pub struct DeviceSummary {
+    /// `aa:bb:cc:dd:ee:ff`
+    pub mac: String,
+    /// The owner's name for it, if given.
+    pub name: Option<String>,
+    /// The owner's name, else the name it gave itself, else its MAC.
+    pub display_name: String,
+    pub vendor: Option<String>,
+    #[serde(flatten)]
+    pub identity: IdentityView,
+    pub status: Status,
+    /// `trust` or `quarantine` if the owner said so.
+    pub owner_choice: Option<String>,
+    /// RFC 3339, UTC.
+    pub first_seen: String,
+    /// RFC 3339, UTC.
+    pub last_seen: String,
+    /// Nanoseconds since the Unix epoch.
+    pub last_seen_ns: i64,
+}
+
+/// One alert with its sentence and evidence.
+#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
+pub struct AlertView {
+    pub id: i64,
+    /// flood, scan, spam or brute-force
+    pub kind: String,
+    pub detected_at: String,
+    pub detected_at_ns: i64,
+    pub confidence: f32,
+    /// What happened, for a person.
+    pub summary: String,
+    /// The figures behind it, as the detector recorded them.
+    #[schema(value_type = Object)]
+    pub evidence: serde_json::Value,
+}
+
+/// One decision: what warden did, why, and until when.
+#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
+pub struct DecisionView {
+    pub id: u64,
+    /// notify, rate-limit, block-smtp, block-upnp or quarantine
+    pub action: String,
+    /// The action with its parameters, e.g. `rate-limit (100 packets/s, 125000 bytes/s)`.
+    pub action_text: String,
+    /// One line: what warden did, for how long, and why.
+    pub headline: String,
+    /// The alert's sentence.
+    pub reason: String,
+    /// The figures behind it, in one line.
+    pub evidence: String,
+    /// `automatic:<kind>`, `owner` or `feed:<entry>`.
+    pub source: String,
+    /// Whether a feed listing caused it.
+    pub from_feed: bool,
+    pub start: String,
+    /// None: until the owner changes it.
+    pub expires: Option<String>,
+    pub in_force: bool,
+    pub ended_at: Option<String>,
+    pub end_reason: Option<String>,
+}
+
+/// A device with everything the device page shows.
+#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
+pub struct DeviceDetail {
+    #[serde(flatten)]
+    pub device: DeviceSummary,
+    /// What to do next, in plain words.
+    pub next_steps: String,
+    pub alerts: Vec<AlertView>,
+    pub decisions: Vec<DecisionView>,
+    /// Owner commands queued and not yet carried out by the guard.
+    pub pending_commands: Vec<String>,
+}
+
+/// One line of the timeline.
+#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
+pub struct TimelineEntry {
+    pub id: i64,
+    pub at: String,
+    pub at_ns: i64,
+    pub device: Option<String>,
+    pub kind: String,
+    pub message: String,
+}
+
+pub fn rfc3339(t: Timestamp) -> String {
+    let s = t.to_string();
+    // "2026-01-15T13:00:00.000000Z" -> whole seconds are enough here.
+    match s.split_once('.') {
+        Some((head, _)) => format!("{head}Z"),
+        None => s,
+    }
+}
+
+/// "2026-01-15 13:00:05 UTC", for people.
+pub fn human_time(t: Timestamp) -> String {
+    rfc3339(t).replacen('T', " ", 1).replace('Z', " UTC")
+}
+
+pub fn now() -> Timestamp {
+    Timestamp(time::OffsetDateTime::now_utc().unix_timestamp_nanos() as i64)
+}
+
+struct Context {
+    now: Timestamp,
+    active: Vec<warden_policy::Decision>,
+    choices: Vec<warden_policy::OwnerChoice>,
+    recent_alerts: Vec<Mac>,
+}
+
+impl Context {
+    fn load(store: &Store, now: Timestamp) -> anyhow::Result<Context> {
+        let active = store.active_decisions(now)?;
+        let choices = store.owner_choices()?;
+        let since = now.0.saturating_sub(WATCH_NS);
+        let recent_alerts = store
+            .alerts(None, 1_000)?
+            .into_iter()
+            .filter(|a| a.detected_at.0 >= since)
+            .map(|a| a.device)
+            .collect();
+        Ok(Context {
+            now,
+            active,
+            choices,
+            recent_alerts,
+        })
+    }
+
+    fn status(&self, mac: Mac) -> Status {
+        let mine = || self.active.iter().filter(move |d| d.device == mac);
+        if mine().any(|d| d.source.is_feed()) {
+            Status::ListedByFeed
+        } else if mine().any(|d| d.action == Action::Quarantine) {
+            Status::Quarantined
+        } else if mine().any(|d| d.action.restricts()) {
+            Status::Limited
+        } else if mine().next().is_some() || self.recent_alerts.contains(&mac) {
+            Status::Watched
+        } else {
+            Status::Ok
+        }
+    }
+
+    fn summary(&self, d: &DeviceRow) -> DeviceSummary {
+        let identity = IdentityView::parse(d.identity.as_deref());
+        let display_name = d
+            .name
+            .clone()
+            .filter(|n| !n.trim().is_empty())
+            .or_else(|| identity.hostname.clone())
+            .unwrap_or_else(|| d.mac.to_string());
+        DeviceSummary {
+            mac: d.mac.to_string(),
+            name: d.name.clone(),
+            display_name,
+            vendor: d.vendor.clone(),
+            identity,
+            status: self.status(d.mac),
+            owner_choice: self
+                .choices
+                .iter()
+                .find(|c| c.device == d.mac)
+                .map(|c| c.choice.as_str().to_owned()),
+            first_seen: rfc3339(d.first_seen),
+            last_seen: rfc3339(d.last_seen),
+            last_seen_ns: d.last_seen.0,
+        }
+    }
+}
+
+/// Every device, most recently seen first.
+pub fn devices(store: &Store, now: Timestamp) -> anyhow::Result<Vec<DeviceSummary>> {
+    let ctx = Context::load(store, now)?;
+    Ok(store.devices()?.iter().map(|d| ctx.summary(d)).collect())
+}
+
+fn alert_view(a: AlertRow) -> AlertView {
+    AlertView {
+        id: a.id,
+        kind: a.kind.as_str().to_owned(),
+        detected_at: rfc3339(a.detected_at),
+        detected_at_ns: a.detected_at.0,
+        confidence: a.confidence,
+        summary: a.summary,
+        evidence: serde_json::from_str(&a.evidence).unwrap_or(serde_json::Value::Null),
+    }
+}
+
+fn decision_view(r: DecisionRow, now: Timestamp) -> DecisionView {
+    let d = &r.decision;
+    DecisionView {
+        id: d.id,
+        action: d.action.kind().as_str().to_owned(),
+        action_text: d.action.to_string(),
+        headline: d.headline(),
+        reason: d.reason.text.clone(),
+        evidence: d.reason.evidence.clone(),
+        source: d.source.to_string(),
+        from_feed: d.source.is_feed(),
+        start: rfc3339(d.start),
+        expires: d.expires.map(rfc3339),
+        in_force: r.ended_at.is_none() && d.is_active(now),
+        ended_at: r.ended_at.map(rfc3339),
+        end_reason: r.end_reason.clone(),
+    }
+}
+
+/// Plain words: what the owner can do about this device now.
+fn next_steps(
+    status: Status,
+    choice: Option<Choice>,
+    decisions: &[DecisionRow],
+    now: Timestamp,
+) -> String {
+    let active: Vec<&warden_policy::Decision> = decisions
+        .iter()
+        .filter(|r| r.ended_at.is_none() && r.decision.is_active(now))
+        .map(|r| &r.decision)
+        .collect();
+    let by_owner = active.iter().any(|d| d.source == Source::Owner);
+    match status {
+        Status::Quarantined if by_owner || choice == Some(Choice::Quarantine) => {
+            "You quarantined this device yourself. It stays cut off until you press Release.".into()
+        }
+        Status::Quarantined | Status::Limited => {
+            let until = active
+                .iter()
+                .filter_map(|d| d.expires)
+                .max()
+                .map(|e| format!(" warden lifts it by itself at {}.", human_time(e)))
+                .unwrap_or_default();
+            format!(
+                "The device is probably infected.{until} Unplug it and plug it back in (most such \
+                 malware lives only in memory), change its password if it has one, and install the \
+                 latest firmware from its maker. Then press Release; if it misbehaves again, warden \
+                 acts again, for longer. If you know this traffic is normal, press Trust."
+            )
+        }
+        Status::ListedByFeed => "The warden feed lists this model and firmware as being attacked or \
+             taken over right now. Install the latest firmware from its maker, or contact the maker; \
+             warden lifts the restriction by itself once the feed stops listing it. If you accept \
+             the risk, press Trust."
+            .into(),
+        Status::Watched => "warden noticed something unusual recently but restricts nothing now. \
+             Nothing to do unless it happens again; if you do not recognise this device, press \
+             Quarantine."
+            .into(),
+        Status::Ok if choice == Some(Choice::Trust) => {
+            "You trust this device: warden never restricts it. Press Release to hand it back to \
+             warden's protection."
+                .into()
+        }
+        Status::Ok => "Nothing to do: this device behaves normally.".into(),
+    }
+}
+
+/// One device, or None if the store does not know it.
+pub fn device(store: &Store, mac: Mac, now: Timestamp) -> anyhow::Result<Option<DeviceDetail>> {
+    let Some(row) = store.device(mac)? else {
+        return Ok(None);
+    };
+    let ctx = Context::load(store, now)?;
+    let summary = ctx.summary(&row);
+    let decisions = store.decisions(mac, DEVICE_LIMIT)?;
+    let choice = ctx
+        .choices
+        .iter()
+        .find(|c| c.device == mac)
+        .map(|c| c.choice);
+    let next = next_steps(summary.status, choice, &decisions, ctx.now);
+    let pending = store
+        .pending_commands()?
+        .into_iter()
+        .filter(|c| c.device == mac)
+        .map(|c| c.command.as_str().to_owned())
+        .collect();
+    Ok(Some(DeviceDetail {
+        device: summary,
+        next_steps: next,
+        alerts: store
+            .alerts(Some(mac), DEVICE_LIMIT)?
+            .into_iter()
+            .map(alert_view)
+            .collect(),
+        decisions: decisions
+            .into_iter()
+            .map(|r| decision_view(r, ctx.now))
+            .collect(),
+        pending_commands: pending,
+    }))
+}
+
+/// The newest events first.
+pub fn timeline(store: &Store, limit: u32) -> anyhow::Result<Vec<TimelineEntry>> {
+    Ok(store
+        .timeline(limit)?
+        .into_iter()
+        .map(|e| TimelineEntry {
+            id: e.id,
+            at: rfc3339(e.at),
+            at_ns: e.at.0,
+            device: e.device.map(|m| m.to_string()),
+            kind: e.kind,
+            message: e.message,
+        })
+        .collect())
+}

@@ -1,0 +1,377 @@
+//! The household's window on warden: server-rendered pages and a JSON API
+//! over the guard's state database (docs/dashboard.md).
+//!
+//! - **Data**: its own connection to the SQLite file (WAL lets it read
+//!   while `warden run` writes), through [`warden_state::Store`]; the
+//!   pages and `/api/v1` share the queries of [`data`].
+//! - **Actions**: trust, release and quarantine are queued with
+//!   [`Store::queue_command`](warden_state::Store::queue_command), and the
+//!   running guard carries them out; the dashboard never touches nftables.
+//! - **Security**: no default password (a one-time setup code on first
+//!   start), Argon2id, `__Host-` session cookies (Secure, HttpOnly,
+//!   SameSite=Strict), a CSRF token on every POST, a login rate limit,
+//!   loopback by default, strict security headers, and every value from
+//!   the network or the database HTML-escaped by the templates (maud).
+//!
+//! Start it with [`spawn`] (its own thread, for `warden run`) or [`serve`].
+
+pub mod api;
+pub mod auth;
+pub mod data;
+mod pages;
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use warden_state::Store;
+
+pub use auth::Auth;
+
+/// Where the dashboard listens unless told otherwise: loopback only.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
+/// How to run the dashboard.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// The guard's state database.
+    pub db: PathBuf,
+    pub listen: SocketAddr,
+    /// The password hash file; default: the database path with
+    /// `.dashboard-auth` appended.
+    pub auth_file: Option<PathBuf>,
+    /// Host headers accepted (DNS-rebinding defence), e.g. `router.lan:8080`.
+    /// The listen address and, on loopback, `localhost` are always accepted.
+    pub allowed_hosts: Vec<String>,
+}
+
+impl Config {
+    pub fn new(db: impl Into<PathBuf>, listen: SocketAddr) -> Config {
+        Config {
+            db: db.into(),
+            listen,
+            auth_file: None,
+            allowed_hosts: Vec::new(),
+        }
+    }
+
+    pub fn auth_path(&self) -> PathBuf {
+        self.auth_file.clone().unwrap_or_else(|| {
+            let mut p = self.db.clone().into_os_string();
+            p.push(".dashboard-auth");
+            PathBuf::from(p)
+        })
+    }
+}
+
+/// The state shared by all requests.
+pub struct App {
+    db: PathBuf,
+    store: Mutex<Option<Store>>,
+    pub auth: Auth,
+    /// None: any Host (listening on an unspecified address with no list).
+    allowed_hosts: Option<Vec<String>>,
+    csp: HeaderValue,
+}
+
+impl App {
+    /// Loads the password file; the second value is the setup code when no
+    /// password is set yet.
+    pub fn new(config: &Config, bound: SocketAddr) -> anyhow::Result<(Arc<App>, Option<String>)> {
+        let (auth, code) = Auth::load(&config.auth_path())?;
+        let mut hosts: Vec<String> = config
+            .allowed_hosts
+            .iter()
+            .map(|h| h.to_ascii_lowercase())
+            .collect();
+        let allowed_hosts = if bound.ip().is_unspecified() && hosts.is_empty() {
+            None
+        } else {
+            hosts.push(host_of(bound));
+            if bound.ip().is_loopback() {
+                hosts.push(format!("localhost:{}", bound.port()));
+            }
+            Some(hosts)
+        };
+        let csp = format!(
+            "default-src 'none'; style-src '{}'; img-src 'self' data:; form-action 'self'; \
+             frame-ancestors 'none'; base-uri 'none'; connect-src 'self'",
+            pages::style_hash()
+        );
+        Ok((
+            Arc::new(App {
+                db: config.db.clone(),
+                store: Mutex::new(None),
+                auth,
+                allowed_hosts,
+                csp: HeaderValue::from_str(&csp)?,
+            }),
+            code,
+        ))
+    }
+
+    /// Runs `f` with the store, on a blocking thread (SQLite may wait for
+    /// the guard's write lock).
+    pub async fn with_store<T, F>(self: &Arc<Self>, f: F) -> Result<T, AppError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Store) -> anyhow::Result<T> + Send + 'static,
+    {
+        let app = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut guard = app.store.lock().unwrap_or_else(|p| p.into_inner());
+            if guard.is_none() {
+                *guard = Some(Store::open(&app.db)?);
+            }
+            let store = guard.as_mut().expect("opened above");
+            let out = f(store);
+            if out.is_err() {
+                // A broken connection is reopened next time.
+                *guard = None;
+            }
+            out
+        })
+        .await
+        .map_err(|e| AppError(anyhow::anyhow!("{e}")))?
+        .map_err(AppError)
+    }
+}
+
+fn host_of(addr: SocketAddr) -> String {
+    match addr.ip() {
+        IpAddr::V4(ip) => format!("{ip}:{}", addr.port()),
+        IpAddr::V6(ip) => format!("[{ip}]:{}", addr.port()),
+    }
+}
+
+/// A failure inside a handler: logged, shown to people without details.
+#[derive(Debug)]
+pub struct AppError(pub anyhow::Error);
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        eprintln!("warden dashboard: {:#}", self.0);
+        (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "warden dashboard: something went wrong reading the state database; see the log.",
+        )
+            .into_response()
+    }
+}
+
+/// Host check, Origin check on every state-changing request, and the
+/// security headers on every response.
+async fn guard(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    if let Some(allowed) = &app.allowed_hosts {
+        if !allowed.contains(&host) {
+            return secure(
+                (StatusCode::MISDIRECTED_REQUEST, "unknown host").into_response(),
+                &app,
+            );
+        }
+    }
+    if !matches!(*req.method(), Method::GET | Method::HEAD) && !same_origin(req.headers(), &host) {
+        return secure(
+            (StatusCode::FORBIDDEN, "cross-origin request refused").into_response(),
+            &app,
+        );
+    }
+    let resp = next.run(req).await;
+    secure(resp, &app)
+}
+
+/// A POST must come from our own pages: its Origin (or, without one, its
+/// Sec-Fetch-Site) must be this host. Clients that send neither (curl)
+/// still need the CSRF token.
+fn same_origin(h: &HeaderMap, host: &str) -> bool {
+    if let Some(origin) = h.get(header::ORIGIN) {
+        let origin = origin.to_str().unwrap_or("").to_ascii_lowercase();
+        return origin == format!("http://{host}") || origin == format!("https://{host}");
+    }
+    match h.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
+        Some(site) => site == "same-origin" || site == "none",
+        None => true,
+    }
+}
+
+fn secure(mut resp: Response, app: &App) -> Response {
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_SECURITY_POLICY, app.csp.clone());
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        "cross-origin-opener-policy",
+        HeaderValue::from_static("same-origin"),
+    );
+    h.insert(
+        "cross-origin-resource-policy",
+        HeaderValue::from_static("same-origin"),
+    );
+    h.insert(
+        "permissions-policy",
+        HeaderValue::from_static("camera=(), microphone=(), geolocation=()"),
+    );
+    // Pages hold the household's device list: never cached.
+    h.entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+    resp
+}
+
+/// The whole application: pages, API and the security layer.
+pub fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .merge(pages::routes())
+        .merge(api::routes())
+        // Forms and API bodies are small; refuse anything bigger.
+        .layer(DefaultBodyLimit::max(16 * 1024))
+        .layer(axum::middleware::from_fn_with_state(app.clone(), guard))
+        .with_state(app)
+}
+
+/// What the caller gets from [`bind`]: the listener and the app, ready to
+/// serve.
+pub struct Bound {
+    pub addr: SocketAddr,
+    pub app: Arc<App>,
+    /// The one-time setup code, when no password is set yet (also printed
+    /// on stderr by [`serve`]).
+    pub setup_code: Option<String>,
+    listener: std::net::TcpListener,
+}
+
+/// Binds the address and loads the password file, without serving yet:
+/// errors (address in use, unreadable file) show at once.
+pub fn bind(config: &Config) -> anyhow::Result<Bound> {
+    if !config.listen.ip().is_loopback() {
+        eprintln!(
+            "warden dashboard: listening on {} (not loopback). Browsers keep the session cookie \
+             only over HTTPS or on localhost: put a TLS proxy in front of it.",
+            config.listen
+        );
+    }
+    let listener = std::net::TcpListener::bind(config.listen)
+        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
+    listener.set_nonblocking(true)?;
+    let addr = listener.local_addr()?;
+    let (app, setup_code) = App::new(config, addr)?;
+    Ok(Bound {
+        addr,
+        app,
+        setup_code,
+        listener,
+    })
+}
+
+impl Bound {
+    /// Serves until `shutdown` completes.
+    pub async fn serve(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        if let Some(code) = &self.setup_code {
+            eprintln!(
+                "warden dashboard: no password yet. Open http://{}/setup and enter this one-time \
+                 setup code: {code}",
+                host_of(self.addr)
+            );
+        }
+        eprintln!("warden dashboard: http://{}/", host_of(self.addr));
+        let listener = tokio::net::TcpListener::from_std(self.listener)?;
+        axum::serve(
+            listener,
+            router(self.app).into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await?;
+        Ok(())
+    }
+}
+
+/// Binds and serves until `shutdown` completes (for an async caller).
+pub async fn serve(
+    config: Config,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    bind(&config)?.serve(shutdown).await
+}
+
+/// A dashboard running on a thread of its own.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub setup_code: Option<String>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<anyhow::Result<()>>>,
+}
+
+impl Running {
+    /// Stops serving and waits for the thread.
+    pub fn stop(mut self) -> anyhow::Result<()> {
+        self.shutdown()
+    }
+
+    fn shutdown(&mut self) -> anyhow::Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        match self.thread.take() {
+            Some(t) => t
+                .join()
+                .map_err(|_| anyhow::anyhow!("the dashboard thread panicked"))?,
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.shutdown();
+    }
+}
+
+/// Binds (errors come back at once) and serves on a new thread with a
+/// small single-threaded runtime: what `warden run` calls to start the
+/// dashboard beside the guard.
+pub fn spawn(config: Config) -> anyhow::Result<Running> {
+    let bound = bind(&config)?;
+    let (addr, setup_code) = (bound.addr, bound.setup_code.clone());
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let thread = std::thread::Builder::new()
+        .name("warden-dashboard".into())
+        .spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            rt.block_on(bound.serve(async {
+                let _ = rx.await;
+            }))
+        })?;
+    Ok(Running {
+        addr,
+        setup_code,
+        stop: Some(tx),
+        thread: Some(thread),
+    })
+}
+
+/// The default password file for a database (`<db>.dashboard-auth`).
+pub fn default_auth_path(db: &Path) -> PathBuf {
+    Config::new(db, DEFAULT_LISTEN.parse().expect("valid")).auth_path()
+}

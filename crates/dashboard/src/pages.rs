@@ -1,0 +1,756 @@
+//! The pages: server-rendered HTML (maud escapes every interpolated value),
+//! one inline style sheet allowed by its hash, no JavaScript.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, OnceLock};
+
+use axum::extract::{ConnectInfo, FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use base64::Engine;
+use maud::{html, Markup, PreEscaped, DOCTYPE};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use warden_decode::Mac;
+use warden_state::OwnerCommand;
+
+use crate::auth::{random_token, same, Refusal, PRE_COOKIE, SESSION_COOKIE, SESSION_LIFETIME};
+use crate::data::{self, DeviceDetail, DeviceSummary, Status, TimelineEntry};
+use crate::{App, AppError};
+
+const STYLE: &str = "\
+:root{--fg:#1b1b1f;--muted:#4a4a55;--bg:#fff;--line:#d4d4dc;--accent:#1d4ed8}\
+*{box-sizing:border-box}\
+body{margin:0;font:16px/1.5 system-ui,-apple-system,'Segoe UI',Roboto,'DejaVu Sans',sans-serif;color:var(--fg);background:var(--bg)}\
+header{display:flex;flex-wrap:wrap;gap:.5rem 1.5rem;align-items:center;padding:.75rem 1rem;background:#10243e;color:#fff}\
+header a,header button{color:#fff}\
+header .brand{font-weight:700;font-size:1.15rem;text-decoration:none}\
+nav ul{display:flex;flex-wrap:wrap;gap:1rem;list-style:none;margin:0;padding:0}\
+main{max-width:60rem;margin:0 auto;padding:1rem}\
+h1{font-size:1.5rem;margin:.5rem 0 1rem}h2{font-size:1.2rem;margin:1.5rem 0 .5rem}\
+a{color:var(--accent)}\
+a:focus-visible,button:focus-visible,input:focus-visible,select:focus-visible{outline:3px solid #f59e0b;outline-offset:2px}\
+table{border-collapse:collapse;width:100%}\
+th,td{text-align:left;padding:.5rem;border-bottom:1px solid var(--line);vertical-align:top;overflow-wrap:anywhere}\
+th{font-size:.9rem;color:var(--muted)}\
+.badge{display:inline-block;padding:.1rem .5rem;border-radius:1rem;font-size:.85rem;font-weight:600;white-space:nowrap}\
+.s-ok{background:#dcfce7;color:#14532d}.s-watched{background:#fef9c3;color:#713f12}\
+.s-limited{background:#ffedd5;color:#7c2d12}.s-quarantined{background:#fee2e2;color:#7f1d1d}\
+.s-listed-by-feed{background:#ede9fe;color:#4c1d95}\
+.muted{color:var(--muted);font-size:.9rem}\
+.box{border:1px solid var(--line);border-radius:.5rem;padding:1rem;margin:1rem 0}\
+.next{border-left:4px solid var(--accent);background:#eff6ff}\
+.note{border-left:4px solid #15803d;background:#f0fdf4}\
+.error{border-left:4px solid #b91c1c;background:#fef2f2}\
+.actions{display:flex;flex-wrap:wrap;gap:.5rem}\
+button{font:inherit;padding:.5rem 1rem;border-radius:.375rem;border:1px solid #1e3a8a;background:#1d4ed8;color:#fff;cursor:pointer;min-height:2.75rem}\
+button.danger{background:#b91c1c;border-color:#7f1d1d}button.plain{background:#fff;color:#1e3a8a}\
+header button{background:transparent;border-color:#fff;min-height:2rem;padding:.25rem .75rem}\
+label{display:block;font-weight:600;margin:.75rem 0 .25rem}\
+input[type=text],input[type=password]{font:inherit;width:100%;max-width:24rem;padding:.5rem;border:1px solid #6b7280;border-radius:.375rem}\
+ul.plain{list-style:none;padding:0}ul.plain li{padding:.5rem 0;border-bottom:1px solid var(--line)}\
+.sr-only{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}\
+.skip{position:absolute;left:-999px}.skip:focus{left:1rem;top:1rem;background:#fff;color:#000;padding:.5rem}\
+@media (max-width:40rem){\
+table.devices thead{position:absolute;left:-9999px}\
+table.devices tr{display:block;border:1px solid var(--line);border-radius:.5rem;margin:.75rem 0;padding:.25rem .5rem}\
+table.devices td{display:block;border:0;padding:.2rem 0}\
+table.devices td[data-label]::before{content:attr(data-label) ': ';color:var(--muted);font-size:.85rem}}\
+";
+
+/// The CSP source for the inline style sheet: `sha256-<base64>`.
+pub fn style_hash() -> &'static str {
+    static HASH: OnceLock<String> = OnceLock::new();
+    HASH.get_or_init(|| {
+        let digest = Sha256::digest(STYLE.as_bytes());
+        format!(
+            "sha256-{}",
+            base64::engine::general_purpose::STANDARD.encode(digest)
+        )
+    })
+}
+
+pub(crate) fn routes() -> Router<Arc<App>> {
+    Router::new()
+        .route("/", get(device_list))
+        .route("/devices/{mac}", get(device_page))
+        .route("/devices/{mac}/command", post(device_command))
+        .route("/devices/{mac}/name", post(device_rename))
+        .route("/timeline", get(timeline_page))
+        .route("/setup", get(setup_page).post(setup_submit))
+        .route("/login", get(login_page).post(login_submit))
+        .route("/logout", post(logout))
+}
+
+// ---- requests
+
+pub(crate) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_owned())
+}
+
+fn set_cookie(name: &str, value: &str, max_age: u64) -> HeaderValue {
+    HeaderValue::from_str(&format!(
+        "{name}={value}; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age={max_age}"
+    ))
+    .expect("cookie values are hex")
+}
+
+/// The client's address (for the login rate limit).
+pub(crate) fn client_ip(parts: &Parts) -> IpAddr {
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
+        .unwrap_or(IpAddr::from([0, 0, 0, 0]))
+}
+
+pub(crate) struct ClientIp(pub IpAddr);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = std::convert::Infallible;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientIp(client_ip(parts)))
+    }
+}
+
+/// A logged-in visitor; pages without one redirect to the login (or to the
+/// setup while no password is set).
+pub(crate) struct Session {
+    pub token: String,
+    pub csrf: String,
+}
+
+impl Session {
+    pub(crate) fn of(app: &App, headers: &HeaderMap) -> Option<Session> {
+        let token = cookie(headers, SESSION_COOKIE)?;
+        let csrf = app.auth.session_csrf(&token)?;
+        Some(Session { token, csrf })
+    }
+
+    /// Whether a submitted token is this session's.
+    pub(crate) fn csrf_ok(&self, submitted: &str) -> bool {
+        same(submitted, &self.csrf)
+    }
+}
+
+impl FromRequestParts<Arc<App>> for Session {
+    type Rejection = Response;
+    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, Response> {
+        Session::of(app, &parts.headers).ok_or_else(|| {
+            let to = if app.auth.needs_setup() {
+                "/setup"
+            } else {
+                "/login"
+            };
+            Redirect::to(to).into_response()
+        })
+    }
+}
+
+fn parse_mac(s: &str) -> Option<Mac> {
+    s.parse::<Mac>().ok()
+}
+
+fn not_found() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        html_response(page("Not found", None, html! { h1 { "No such device" } })),
+    )
+        .into_response()
+}
+
+fn forbidden_csrf() -> Response {
+    (
+        StatusCode::FORBIDDEN,
+        page(
+            "Refused",
+            None,
+            html! {
+                h1 { "Refused" }
+                p { "This form was not sent from your dashboard page (its security token is missing or old). Go back, reload the page and try again." }
+            },
+        ),
+    )
+        .into_response()
+}
+
+// ---- layout
+
+fn page(title: &str, session: Option<&Session>, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                meta name="referrer" content="no-referrer";
+                title { (title) " · warden" }
+                style { (PreEscaped(STYLE)) }
+            }
+            body {
+                a.skip href="#main" { "Skip to content" }
+                header {
+                    a.brand href="/" { "warden" }
+                    @if let Some(s) = session {
+                        nav aria-label="Main" {
+                            ul {
+                                li { a href="/" { "Devices" } }
+                                li { a href="/timeline" { "Timeline" } }
+                                li { a href="/api/v1/openapi.json" { "API" } }
+                            }
+                        }
+                        form method="post" action="/logout" {
+                            input type="hidden" name="csrf" value=(s.csrf);
+                            button type="submit" { "Log out" }
+                        }
+                    }
+                }
+                main id="main" { (body) }
+            }
+        }
+    }
+}
+
+fn status_badge(s: Status) -> Markup {
+    html! { span class={ "badge s-" (s.as_str()) } { (s.label()) } }
+}
+
+fn model_line(d: &DeviceSummary) -> String {
+    match (&d.identity.model, &d.identity.firmware) {
+        (Some(m), Some(f)) => format!("{m}, firmware {f}"),
+        (Some(m), None) => m.clone(),
+        (None, Some(f)) => format!("firmware {f}"),
+        (None, None) => "unknown".into(),
+    }
+}
+
+fn html_response(markup: Markup) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        markup.into_string(),
+    )
+        .into_response()
+}
+
+// ---- pages
+
+pub(crate) fn render_device_list(session: &Session, devices: &[DeviceSummary]) -> Markup {
+    let attention = devices
+        .iter()
+        .filter(|d| !matches!(d.status, Status::Ok | Status::Watched))
+        .count();
+    page(
+        "Devices",
+        Some(session),
+        html! {
+            h1 { "Devices" }
+            p {
+                (devices.len()) " devices on your network. "
+                @if attention == 0 { "None is restricted." }
+                @else if attention == 1 { strong { "1 is restricted." } }
+                @else { strong { (attention) " are restricted." } }
+            }
+            @if devices.is_empty() {
+                p { "warden has not seen any device yet." }
+            } @else {
+                table.devices {
+                    caption.sr-only { "Devices, most recently seen first" }
+                    thead { tr {
+                        th scope="col" { "Name" } th scope="col" { "Status" } th scope="col" { "Vendor" }
+                        th scope="col" { "Model" } th scope="col" { "Last seen" }
+                    } }
+                    tbody {
+                        @for d in devices {
+                            tr {
+                                td data-label="Name" {
+                                    a href={ "/devices/" (d.mac) } { (d.display_name) }
+                                    br; span.muted { (d.mac) }
+                                }
+                                td data-label="Status" { (status_badge(d.status)) }
+                                td data-label="Vendor" { (d.vendor.as_deref().unwrap_or("unknown")) }
+                                td data-label="Model" { (model_line(d)) }
+                                td data-label="Last seen" { time datetime=(d.last_seen) { (d.last_seen.replace('T', " ").replace('Z', " UTC")) } }
+                            }
+                        }
+                    }
+                }
+            }
+        },
+    )
+}
+
+pub(crate) fn render_device(session: &Session, d: &DeviceDetail, notice: Option<String>) -> Markup {
+    let s = &d.device;
+    page(
+        &s.display_name,
+        Some(session),
+        html! {
+            p { a href="/" { "← All devices" } }
+            h1 { (s.display_name) " " (status_badge(s.status)) }
+            @if let Some(n) = notice { div.box.note role="status" { (n) } }
+            dl {
+                dt { "MAC address" } dd { (s.mac) }
+                dt { "Vendor" } dd { (s.vendor.as_deref().unwrap_or("unknown")) }
+                dt { "Model" } dd { (model_line(s)) }
+                @if let Some(h) = &s.identity.hostname { dt { "Name it gives itself" } dd { (h) } }
+                dt { "First seen" } dd { (s.first_seen.replace('T', " ").replace('Z', " UTC")) }
+                dt { "Last seen" } dd { (s.last_seen.replace('T', " ").replace('Z', " UTC")) }
+                @if let Some(c) = &s.owner_choice { dt { "Your choice" } dd { (c) } }
+            }
+            @let active: Vec<_> = d.decisions.iter().filter(|x| x.in_force).collect();
+            @if !active.is_empty() {
+                section.box aria-labelledby="why" {
+                    h2 id="why" { "Why" }
+                    ul.plain {
+                        @for x in &active {
+                            li {
+                                strong { (x.action_text) }
+                                " — " (x.reason)
+                                br;
+                                span.muted {
+                                    @if x.from_feed { "Listed by the feed (" (x.source) "). " }
+                                    "Since " (x.start.replace('T', " ").replace('Z', " UTC")) ", "
+                                    @match &x.expires {
+                                        Some(e) => { "until " (e.replace('T', " ").replace('Z', " UTC")) "." }
+                                        None => { "until you release it." }
+                                    }
+                                    @if !x.evidence.is_empty() { " Evidence: " (x.evidence) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            section.box.next aria-labelledby="next" {
+                h2 id="next" { "What to do next" }
+                p { (d.next_steps) }
+                @if !d.pending_commands.is_empty() {
+                    p role="status" { "Waiting for warden to carry out: " (d.pending_commands.join(", ")) "." }
+                }
+                div.actions {
+                    (command_button(session, &s.mac, OwnerCommand::Release, "Release", "plain"))
+                    (command_button(session, &s.mac, OwnerCommand::Trust, "Trust", "plain"))
+                    (command_button(session, &s.mac, OwnerCommand::Quarantine, "Quarantine", "danger"))
+                }
+            }
+            section aria-labelledby="rename" {
+                h2 id="rename" { "Name" }
+                form method="post" action={ "/devices/" (s.mac) "/name" } {
+                    input type="hidden" name="csrf" value=(session.csrf);
+                    label for="name" { "Your name for this device" }
+                    input type="text" id="name" name="name" maxlength="64" value=(s.name.as_deref().unwrap_or(""));
+                    p { button type="submit" { "Save name" } }
+                }
+            }
+            section aria-labelledby="alerts" {
+                h2 id="alerts" { "Alerts (" (d.alerts.len()) ")" }
+                @if d.alerts.is_empty() { p { "None." } }
+                ul.plain {
+                    @for a in &d.alerts {
+                        li {
+                            strong { (a.kind) } " at " (a.detected_at.replace('T', " ").replace('Z', " UTC"))
+                            br; (a.summary)
+                        }
+                    }
+                }
+            }
+            section aria-labelledby="decisions" {
+                h2 id="decisions" { "Decisions (" (d.decisions.len()) ")" }
+                @if d.decisions.is_empty() { p { "None." } }
+                ul.plain {
+                    @for x in &d.decisions {
+                        li {
+                            strong { (x.action_text) }
+                            @if x.in_force { " — in force" }
+                            br; (x.headline)
+                            br; span.muted {
+                                "Source: " (x.source) ". Since " (x.start.replace('T', " ").replace('Z', " UTC"))
+                                @match (&x.ended_at, &x.expires) {
+                                    (Some(end), _) => { ", ended " (end.replace('T', " ").replace('Z', " UTC")) " (" (x.end_reason.as_deref().unwrap_or("")) ")." }
+                                    (None, Some(e)) => { ", expires " (e.replace('T', " ").replace('Z', " UTC")) "." }
+                                    (None, None) => { ", no expiry." }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        },
+    )
+}
+
+fn command_button(
+    session: &Session,
+    mac: &str,
+    c: OwnerCommand,
+    label: &str,
+    class: &str,
+) -> Markup {
+    html! {
+        form method="post" action={ "/devices/" (mac) "/command" } {
+            input type="hidden" name="csrf" value=(session.csrf);
+            input type="hidden" name="command" value=(c.as_str());
+            button type="submit" class=(class) { (label) }
+        }
+    }
+}
+
+pub(crate) fn render_timeline(session: &Session, events: &[TimelineEntry]) -> Markup {
+    page(
+        "Timeline",
+        Some(session),
+        html! {
+            h1 { "Timeline" }
+            p { "What happened and what warden did, newest first." }
+            @if events.is_empty() { p { "Nothing yet." } }
+            ol.plain reversed {
+                @for e in events {
+                    li {
+                        time datetime=(e.at) { (e.at.replace('T', " ").replace('Z', " UTC")) } " "
+                        span.badge.s-ok { (e.kind) }
+                        @if let Some(m) = &e.device { " " a href={ "/devices/" (m) } { (m) } }
+                        br; (e.message)
+                    }
+                }
+            }
+        },
+    )
+}
+
+async fn device_list(State(app): State<Arc<App>>, session: Session) -> Result<Response, AppError> {
+    let devices = app.with_store(|s| data::devices(s, data::now())).await?;
+    Ok(html_response(render_device_list(&session, &devices)))
+}
+
+#[derive(Deserialize)]
+struct DeviceQuery {
+    queued: Option<String>,
+    renamed: Option<String>,
+}
+
+async fn device_page(
+    State(app): State<Arc<App>>,
+    session: Session,
+    Path(mac): Path<String>,
+    Query(q): Query<DeviceQuery>,
+) -> Result<Response, AppError> {
+    let Some(mac) = parse_mac(&mac) else {
+        return Ok(not_found());
+    };
+    let Some(detail) = app
+        .with_store(move |s| data::device(s, mac, data::now()))
+        .await?
+    else {
+        return Ok(not_found());
+    };
+    // Only known words become a notice; the query string is not echoed.
+    let notice = match (q.queued.as_deref().and_then(OwnerCommand::parse), q.renamed) {
+        (Some(c), _) => Some(format!(
+            "{} queued: warden carries it out within a second.",
+            match c {
+                OwnerCommand::Trust => "Trust",
+                OwnerCommand::Release => "Release",
+                OwnerCommand::Quarantine => "Quarantine",
+            }
+        )),
+        (None, Some(_)) => Some("Name saved.".to_owned()),
+        (None, None) => None,
+    };
+    Ok(html_response(render_device(&session, &detail, notice)))
+}
+
+#[derive(Deserialize)]
+struct CommandForm {
+    csrf: String,
+    command: String,
+}
+
+async fn device_command(
+    State(app): State<Arc<App>>,
+    session: Session,
+    Path(mac): Path<String>,
+    Form(f): Form<CommandForm>,
+) -> Result<Response, AppError> {
+    if !session.csrf_ok(&f.csrf) {
+        return Ok(forbidden_csrf());
+    }
+    let Some(mac) = parse_mac(&mac) else {
+        return Ok(not_found());
+    };
+    let Some(command) = OwnerCommand::parse(&f.command) else {
+        return Ok((StatusCode::BAD_REQUEST, "unknown command").into_response());
+    };
+    let known = app
+        .with_store(move |s| {
+            if s.device(mac)?.is_none() {
+                return Ok(false);
+            }
+            s.queue_command(mac, command, data::now())?;
+            Ok(true)
+        })
+        .await?;
+    if !known {
+        return Ok(not_found());
+    }
+    Ok(Redirect::to(&format!("/devices/{mac}?queued={}", command.as_str())).into_response())
+}
+
+#[derive(Deserialize)]
+struct NameForm {
+    csrf: String,
+    name: String,
+}
+
+/// A name as stored: trimmed, control characters removed, at most 64
+/// characters; empty clears it.
+pub(crate) fn clean_name(name: &str) -> Option<String> {
+    let n: String = name
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(64)
+        .collect::<String>()
+        .trim()
+        .to_owned();
+    (!n.is_empty()).then_some(n)
+}
+
+async fn device_rename(
+    State(app): State<Arc<App>>,
+    session: Session,
+    Path(mac): Path<String>,
+    Form(f): Form<NameForm>,
+) -> Result<Response, AppError> {
+    if !session.csrf_ok(&f.csrf) {
+        return Ok(forbidden_csrf());
+    }
+    let Some(mac) = parse_mac(&mac) else {
+        return Ok(not_found());
+    };
+    let name = clean_name(&f.name);
+    let known = app
+        .with_store(move |s| Ok(s.set_device_name(mac, name.as_deref())?))
+        .await?;
+    if !known {
+        return Ok(not_found());
+    }
+    Ok(Redirect::to(&format!("/devices/{mac}?renamed=1")).into_response())
+}
+
+async fn timeline_page(
+    State(app): State<Arc<App>>,
+    session: Session,
+) -> Result<Response, AppError> {
+    let events = app
+        .with_store(|s| data::timeline(s, data::TIMELINE_LIMIT))
+        .await?;
+    Ok(html_response(render_timeline(&session, &events)))
+}
+
+// ---- setup, login, logout
+
+/// The pre-login CSRF token: the visitor's cookie if it has one, else a
+/// new one to set.
+fn pre_token(headers: &HeaderMap) -> (String, Option<HeaderValue>) {
+    match cookie(headers, PRE_COOKIE)
+        .filter(|t| t.len() == 64 && t.bytes().all(|b| b.is_ascii_hexdigit()))
+    {
+        Some(t) => (t, None),
+        None => {
+            let t = random_token();
+            let c = set_cookie(PRE_COOKIE, &t, 3_600);
+            (t, Some(c))
+        }
+    }
+}
+
+fn with_cookie(mut resp: Response, c: Option<HeaderValue>) -> Response {
+    if let Some(c) = c {
+        resp.headers_mut().append(header::SET_COOKIE, c);
+    }
+    resp
+}
+
+fn setup_form(token: &str, error: Option<&str>) -> Markup {
+    page(
+        "First start",
+        None,
+        html! {
+            h1 { "Set the dashboard password" }
+            p { "warden has no password yet, and never has a default one. The one-time setup code was printed where warden was started (its log, or the terminal)." }
+            @if let Some(e) = error { div.box.error role="alert" { (e) } }
+            form method="post" action="/setup" {
+                input type="hidden" name="csrf" value=(token);
+                label for="code" { "Setup code" }
+                input type="text" id="code" name="code" required autocomplete="off" autocapitalize="characters" spellcheck="false";
+                label for="password" { "New password (at least 10 characters)" }
+                input type="password" id="password" name="password" required minlength="10" maxlength="256" autocomplete="new-password";
+                label for="confirm" { "The same password again" }
+                input type="password" id="confirm" name="confirm" required minlength="10" maxlength="256" autocomplete="new-password";
+                p { button type="submit" { "Set password" } }
+            }
+        },
+    )
+}
+
+fn login_form(token: &str, error: Option<&str>) -> Markup {
+    page(
+        "Log in",
+        None,
+        html! {
+            h1 { "Log in to warden" }
+            @if let Some(e) = error { div.box.error role="alert" { (e) } }
+            form method="post" action="/login" {
+                input type="hidden" name="csrf" value=(token);
+                label for="password" { "Password" }
+                input type="password" id="password" name="password" required autocomplete="current-password";
+                p { button type="submit" { "Log in" } }
+            }
+        },
+    )
+}
+
+async fn setup_page(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+    if !app.auth.needs_setup() {
+        return Redirect::to("/login").into_response();
+    }
+    let (token, set) = pre_token(&headers);
+    with_cookie(html_response(setup_form(&token, None)), set)
+}
+
+async fn login_page(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+    if app.auth.needs_setup() {
+        return Redirect::to("/setup").into_response();
+    }
+    let (token, set) = pre_token(&headers);
+    with_cookie(html_response(login_form(&token, None)), set)
+}
+
+#[derive(Deserialize)]
+struct SetupForm {
+    csrf: String,
+    code: String,
+    password: String,
+    confirm: String,
+}
+
+/// The pre-login token must come back both as the cookie and in the form.
+fn pre_ok(headers: &HeaderMap, submitted: &str) -> bool {
+    cookie(headers, PRE_COOKIE).is_some_and(|c| same(&c, submitted))
+}
+
+fn logged_in(token: &str) -> Response {
+    let mut resp = Redirect::to("/").into_response();
+    resp.headers_mut().append(
+        header::SET_COOKIE,
+        set_cookie(SESSION_COOKIE, token, SESSION_LIFETIME.as_secs()),
+    );
+    resp.headers_mut()
+        .append(header::SET_COOKIE, set_cookie(PRE_COOKIE, "", 0));
+    resp
+}
+
+fn refused(r: Refusal, form: impl Fn(&str) -> Markup) -> Response {
+    let (status, msg) = match r {
+        Refusal::RateLimited(wait) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            format!(
+                "Too many wrong attempts. Try again in {} minutes.",
+                wait.as_secs().div_ceil(60)
+            ),
+        ),
+        Refusal::Wrong => (
+            StatusCode::UNAUTHORIZED,
+            "That is not right. Try again.".to_owned(),
+        ),
+        Refusal::Weak(why) => (StatusCode::BAD_REQUEST, format!("Not set: {why}.")),
+        Refusal::NoSetup => (
+            StatusCode::CONFLICT,
+            "The password is set already: log in.".to_owned(),
+        ),
+    };
+    let mut resp = (status, html_response(form(&msg))).into_response();
+    if let Refusal::RateLimited(wait) = r {
+        if let Ok(v) = HeaderValue::from_str(&wait.as_secs().max(1).to_string()) {
+            resp.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+    }
+    resp
+}
+
+async fn setup_submit(
+    State(app): State<Arc<App>>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    Form(f): Form<SetupForm>,
+) -> Response {
+    if !pre_ok(&headers, &f.csrf) {
+        return forbidden_csrf();
+    }
+    if f.password != f.confirm {
+        return (
+            StatusCode::BAD_REQUEST,
+            html_response(setup_form(&f.csrf, Some("The two passwords differ."))),
+        )
+            .into_response();
+    }
+    match app.auth.setup(ip, &f.code, &f.password) {
+        Ok(token) => logged_in(&token),
+        Err(r) => refused(r, |m| setup_form(&f.csrf, Some(m))),
+    }
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    csrf: String,
+    password: String,
+}
+
+async fn login_submit(
+    State(app): State<Arc<App>>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    Form(f): Form<LoginForm>,
+) -> Response {
+    if !pre_ok(&headers, &f.csrf) {
+        return forbidden_csrf();
+    }
+    // Argon2 takes tens of milliseconds: off the async thread.
+    let auth_app = app.clone();
+    let password = f.password;
+    let result = tokio::task::spawn_blocking(move || auth_app.auth.login(ip, &password)).await;
+    match result {
+        Ok(Ok(token)) => logged_in(&token),
+        Ok(Err(r)) => refused(r, |m| login_form(&f.csrf, Some(m))),
+        Err(e) => AppError(anyhow::anyhow!("login: {e}")).into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+struct CsrfForm {
+    csrf: String,
+}
+
+async fn logout(
+    State(app): State<Arc<App>>,
+    session: Session,
+    Form(f): Form<CsrfForm>,
+) -> Response {
+    if !session.csrf_ok(&f.csrf) {
+        return forbidden_csrf();
+    }
+    app.auth.logout(&session.token);
+    let mut resp = Redirect::to("/login").into_response();
+    resp.headers_mut()
+        .append(header::SET_COOKIE, set_cookie(SESSION_COOKIE, "", 0));
+    resp
+}

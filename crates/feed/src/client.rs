@@ -92,7 +92,8 @@ fn copy_capped(
         source,
     };
     let mut limited = (&mut r).take(max.saturating_add(1));
-    let mut buf = vec![0u8; 1 << 16];
+    // Large reads: a snapshot is hundreds of MiB, and each read is a syscall.
+    let mut buf = vec![0u8; 1 << 18];
     let mut n = 0u64;
     loop {
         let k = limited.read(&mut buf).map_err(io)?;
@@ -819,7 +820,7 @@ impl TrustedFeed {
         let result = (|| {
             let f = fs::File::create(&tmp).map_err(io_err(&tmp))?;
             let mut w = SnapshotWriter::new(
-                io::BufWriter::with_capacity(1 << 16, f),
+                io::BufWriter::with_capacity(1 << 18, f),
                 devices.map(DeviceSet::scanner),
             );
             fetcher.fetch(&meta.path, meta.size, &mut w)?;
@@ -976,21 +977,26 @@ fn check_size_hash(path: &str, bytes: &[u8], size: u64, sha: &str) -> Result<(),
 /// more). Chunks go through a bounded channel: at most 8 are in flight.
 struct BodyHasher {
     tx: Option<std::sync::mpsc::SyncSender<Vec<u8>>>,
+    /// Buffers the hashing thread is done with, to be filled again.
+    spare: Option<std::sync::mpsc::Receiver<Vec<u8>>>,
     handle: Option<std::thread::JoinHandle<String>>,
 }
 
 impl BodyHasher {
     fn new() -> BodyHasher {
         let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(8);
+        let (back_tx, back_rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(8);
         let handle = std::thread::spawn(move || {
             let mut h = Sha256::new();
             for chunk in rx {
                 h.update(&chunk);
+                let _ = back_tx.try_send(chunk);
             }
             crate::hex(&h.finalize())
         });
         BodyHasher {
             tx: Some(tx),
+            spare: Some(back_rx),
             handle: Some(handle),
         }
     }
@@ -998,6 +1004,7 @@ impl BodyHasher {
     fn idle() -> BodyHasher {
         BodyHasher {
             tx: None,
+            spare: None,
             handle: None,
         }
     }
@@ -1007,8 +1014,15 @@ impl BodyHasher {
             return;
         }
         if let Some(tx) = &self.tx {
+            let mut buf = self
+                .spare
+                .as_ref()
+                .and_then(|r| r.try_recv().ok())
+                .unwrap_or_default();
+            buf.clear();
+            buf.extend_from_slice(bytes);
             // The receiver only stops when dropped; then finish() reports it.
-            let _ = tx.send(bytes.to_vec());
+            let _ = tx.send(buf);
         }
     }
 
@@ -1070,6 +1084,7 @@ impl<'a, W: Write> SnapshotWriter<'a, W> {
             return;
         };
         while let Some(i) = memchr::memchr(b'\n', rest) {
+            self.newlines += 1;
             if self.partial.is_empty() && !self.partial_overflow {
                 scanner.line(&rest[..i]);
             } else {
@@ -1120,8 +1135,11 @@ impl<W: Write> Write for SnapshotWriter<'_, W> {
         }
         self.body.update(rest);
         self.body_len += rest.len() as u64;
-        self.newlines += memchr::memchr_iter(b'\n', rest).count() as u64;
-        self.scan_lines(rest);
+        if self.scanner.is_some() {
+            self.scan_lines(rest);
+        } else {
+            self.newlines += memchr::memchr_iter(b'\n', rest).count() as u64;
+        }
         Ok(n)
     }
 

@@ -17,6 +17,9 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+
+// The device index is looked up once per listing line: a fast hash.
+type FastMap<K, V> = rustc_hash::FxHashMap<K, V>;
 use std::io::BufRead;
 
 use serde::Deserialize;
@@ -223,7 +226,7 @@ struct MatchView<'a> {
 #[derive(Debug)]
 pub struct DeviceSet {
     devices: Vec<DeviceFacts>,
-    by_prefix: HashMap<u64, Vec<u32>>,
+    by_prefix: FastMap<u64, Vec<u32>>,
     by_model: HashMap<String, Vec<u32>>,
     by_vendor: HashMap<String, Vec<u32>>,
     by_fingerprint: HashMap<String, Vec<u32>>,
@@ -253,7 +256,7 @@ pub struct ScanOutcome {
 impl DeviceSet {
     pub fn new(devices: Vec<DeviceFacts>) -> DeviceSet {
         let mut s = DeviceSet {
-            by_prefix: HashMap::new(),
+            by_prefix: FastMap::default(),
             by_model: HashMap::new(),
             by_vendor: HashMap::new(),
             by_fingerprint: HashMap::new(),

@@ -471,6 +471,7 @@ async fn device_page(
 
 #[derive(Deserialize)]
 struct CommandForm {
+    #[serde(default)]
     csrf: String,
     command: String,
 }
@@ -507,6 +508,7 @@ async fn device_command(
 
 #[derive(Deserialize)]
 struct NameForm {
+    #[serde(default)]
     csrf: String,
     name: String,
 }
@@ -637,6 +639,7 @@ async fn login_page(State(app): State<Arc<App>>, headers: HeaderMap) -> Response
 
 #[derive(Deserialize)]
 struct SetupForm {
+    #[serde(default)]
     csrf: String,
     code: String,
     password: String,
@@ -711,6 +714,7 @@ async fn setup_submit(
 
 #[derive(Deserialize)]
 struct LoginForm {
+    #[serde(default)]
     csrf: String,
     password: String,
 }
@@ -737,6 +741,7 @@ async fn login_submit(
 
 #[derive(Deserialize)]
 struct CsrfForm {
+    #[serde(default)]
     csrf: String,
 }
 

@@ -1,0 +1,559 @@
+//! The dashboard over HTTP, in process (tower's `oneshot`): first-run
+//! setup, cookies, CSRF, the login limit, security headers, escaping of
+//! hostile names, the owner's commands in the queue, and the API.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::connect_info::MockConnectInfo;
+use axum::http::{header, Request, StatusCode};
+use axum::Router;
+use common::*;
+use http_body_util::BodyExt;
+use tower::ServiceExt;
+use warden_dashboard::{router, App, Config};
+use warden_state::{OwnerCommand, Store};
+
+const HOST: &str = "127.0.0.1:8080";
+
+struct Harness {
+    _dir: tempfile::TempDir,
+    db: std::path::PathBuf,
+    app: Arc<App>,
+    router: Router,
+    code: Option<String>,
+}
+
+fn harness() -> Harness {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("warden.db");
+    fill(&db);
+    let addr: SocketAddr = HOST.parse().unwrap();
+    let (app, code) = App::new(&Config::new(&db, addr), addr).unwrap();
+    let router = router(app.clone()).layer(MockConnectInfo(SocketAddr::from((
+        [192, 168, 1, 50],
+        40000,
+    ))));
+    Harness {
+        _dir: dir,
+        db,
+        app,
+        router,
+        code,
+    }
+}
+
+struct Reply {
+    status: StatusCode,
+    headers: axum::http::HeaderMap,
+    body: String,
+}
+
+impl Reply {
+    fn location(&self) -> &str {
+        self.headers
+            .get(header::LOCATION)
+            .map(|v| v.to_str().unwrap())
+            .unwrap_or("")
+    }
+
+    fn set_cookies(&self) -> Vec<String> {
+        self.headers
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .collect()
+    }
+
+    /// `name=value` of a Set-Cookie with a value.
+    fn cookie(&self, name: &str) -> Option<String> {
+        self.set_cookies()
+            .into_iter()
+            .filter_map(|c| c.split(';').next().map(str::to_owned))
+            .find(|kv| kv.starts_with(&format!("{name}=")) && kv.len() > name.len() + 1)
+    }
+}
+
+impl Harness {
+    async fn send(&self, req: Request<Body>) -> Reply {
+        let resp = self.router.clone().oneshot(req).await.unwrap();
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let body = resp.into_body().collect().await.unwrap().to_bytes();
+        Reply {
+            status,
+            headers,
+            body: String::from_utf8_lossy(&body).into_owned(),
+        }
+    }
+
+    async fn get(&self, path: &str, cookie: Option<&str>) -> Reply {
+        let mut req = Request::get(path).header(header::HOST, HOST);
+        if let Some(c) = cookie {
+            req = req.header(header::COOKIE, c);
+        }
+        self.send(req.body(Body::empty()).unwrap()).await
+    }
+
+    async fn post_form(&self, path: &str, cookie: Option<&str>, form: &[(&str, &str)]) -> Reply {
+        let body = form
+            .iter()
+            .map(|(k, v)| format!("{k}={}", urlencode(v)))
+            .collect::<Vec<_>>()
+            .join("&");
+        let mut req = Request::post(path)
+            .header(header::HOST, HOST)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+        if let Some(c) = cookie {
+            req = req.header(header::COOKIE, c);
+        }
+        self.send(req.body(Body::from(body)).unwrap()).await
+    }
+
+    /// First-run setup through the pages; returns the session cookie and
+    /// the session's CSRF token.
+    async fn set_up(&self) -> (String, String) {
+        let page = self.get("/setup", None).await;
+        assert_eq!(page.status, StatusCode::OK);
+        let pre = page
+            .cookie("__Host-warden-pre")
+            .expect("a pre-login cookie");
+        let token = csrf_in(&page.body);
+        let code = self.code.clone().expect("a setup code");
+        let done = self
+            .post_form(
+                "/setup",
+                Some(&pre),
+                &[
+                    ("csrf", &token),
+                    ("code", &code),
+                    ("password", "a long enough password"),
+                    ("confirm", "a long enough password"),
+                ],
+            )
+            .await;
+        assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+        let session = done.cookie("__Host-warden-session").expect("a session");
+        let list = self.get("/", Some(&session)).await;
+        assert_eq!(list.status, StatusCode::OK);
+        (session.clone(), csrf_in(&list.body))
+    }
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn first_visit_needs_the_setup_code_once_and_cookies_are_locked_down() {
+    let h = harness();
+    // No password: every page leads to the setup, none shows data.
+    for path in ["/", "/timeline", &format!("/devices/{EVIL}"), "/login"] {
+        let r = h.get(path, None).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{path}");
+        assert_eq!(r.location(), "/setup", "{path}");
+        assert!(!r.body.contains(QUIET));
+    }
+    let api = h.get("/api/v1/devices", None).await;
+    assert_eq!(api.status, StatusCode::UNAUTHORIZED);
+    let page = h.get("/setup", None).await;
+    let pre = page.cookie("__Host-warden-pre").unwrap();
+    let token = csrf_in(&page.body);
+    // A wrong code sets nothing.
+    let wrong = h
+        .post_form(
+            "/setup",
+            Some(&pre),
+            &[
+                ("csrf", &token),
+                ("code", "AAAA-AAAA-AAAA"),
+                ("password", "a long enough password"),
+                ("confirm", "a long enough password"),
+            ],
+        )
+        .await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    assert!(wrong.cookie("__Host-warden-session").is_none());
+    assert!(!h.db.with_extension("db.dashboard-auth").exists());
+
+    let (session, _) = h.set_up().await;
+    // The cookie's flags.
+    let done_cookie_line = {
+        // Log in again to see the Set-Cookie line of a login.
+        let page = h.get("/login", None).await;
+        let pre = page.cookie("__Host-warden-pre").unwrap();
+        let r = h
+            .post_form(
+                "/login",
+                Some(&pre),
+                &[
+                    ("csrf", &csrf_in(&page.body)),
+                    ("password", "a long enough password"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER);
+        r.set_cookies()
+            .into_iter()
+            .find(|c| {
+                c.starts_with("__Host-warden-session=") && !c.starts_with("__Host-warden-session=;")
+            })
+            .unwrap()
+    };
+    for flag in ["Secure", "HttpOnly", "SameSite=Strict", "Path=/"] {
+        assert!(
+            done_cookie_line.split("; ").any(|p| p == flag),
+            "{flag} missing in {done_cookie_line}"
+        );
+    }
+    assert!(!done_cookie_line.contains("Domain"));
+    // The password file holds an Argon2id hash, not the password.
+    let stored = std::fs::read_to_string(h.db.with_extension("db.dashboard-auth")).unwrap();
+    assert!(stored.starts_with("$argon2id$"));
+    // The code was one-time: the setup page is gone, posting it again fails.
+    let again = h.get("/setup", Some(&session)).await;
+    assert_eq!(again.location(), "/login");
+    let page = h.get("/login", None).await;
+    let pre = page.cookie("__Host-warden-pre").unwrap();
+    let replay = h
+        .post_form(
+            "/setup",
+            Some(&pre),
+            &[
+                ("csrf", &csrf_in(&page.body)),
+                ("code", h.code.as_deref().unwrap()),
+                ("password", "the attacker's password"),
+                ("confirm", "the attacker's password"),
+            ],
+        )
+        .await;
+    assert_eq!(replay.status, StatusCode::CONFLICT);
+    assert!(replay.cookie("__Host-warden-session").is_none());
+}
+
+#[tokio::test]
+async fn every_post_needs_its_csrf_token() {
+    let h = harness();
+    let (session, csrf) = h.set_up().await;
+    let pending = |db: &std::path::Path| Store::open(db).unwrap().pending_commands().unwrap().len();
+    let path = format!("/devices/{EVIL}/command");
+    // Without a token, with another session's token, with a wrong one.
+    let r = h
+        .post_form(&path, Some(&session), &[("command", "release")])
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = h
+        .post_form(
+            &path,
+            Some(&session),
+            &[("command", "release"), ("csrf", &"0".repeat(64))],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    // Cross-origin, even with the right token.
+    let req = Request::post(&path)
+        .header(header::HOST, HOST)
+        .header(header::ORIGIN, "http://evil.example")
+        .header(header::COOKIE, &session)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(format!("command=release&csrf={csrf}")))
+        .unwrap();
+    assert_eq!(h.send(req).await.status, StatusCode::FORBIDDEN);
+    // Rename and logout too.
+    let r = h
+        .post_form(
+            &format!("/devices/{EVIL}/name"),
+            Some(&session),
+            &[("name", "x")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = h.post_form("/logout", Some(&session), &[]).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    // The login form needs the pre-login token as cookie and field.
+    let r = h
+        .post_form("/login", None, &[("password", "a long enough password")])
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert!(r.cookie("__Host-warden-session").is_none());
+    // The API needs the header.
+    let req = Request::post(format!("/api/v1/devices/{EVIL}/commands"))
+        .header(header::HOST, HOST)
+        .header(header::COOKIE, &session)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(r#"{"command":"release"}"#))
+        .unwrap();
+    assert_eq!(h.send(req).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(pending(&h.db), 0, "nothing was queued");
+    // With the token it works.
+    let r = h
+        .post_form(
+            &path,
+            Some(&session),
+            &[("command", "release"), ("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(pending(&h.db), 1);
+}
+
+#[tokio::test]
+async fn wrong_passwords_are_rate_limited() {
+    let h = harness();
+    let _ = h.set_up().await;
+    let attempt = |password: &'static str| {
+        let h = &h;
+        async move {
+            let page = h.get("/login", None).await;
+            let pre = page.cookie("__Host-warden-pre").unwrap();
+            h.post_form(
+                "/login",
+                Some(&pre),
+                &[("csrf", &csrf_in(&page.body)), ("password", password)],
+            )
+            .await
+        }
+    };
+    for _ in 0..warden_dashboard::auth::MAX_FAILURES {
+        assert_eq!(
+            attempt("not the password").await.status,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    let limited = attempt("a long enough password").await;
+    assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(limited.headers.get(header::RETRY_AFTER).is_some());
+    assert!(limited.cookie("__Host-warden-session").is_none());
+}
+
+#[tokio::test]
+async fn hostile_names_are_escaped_everywhere() {
+    let h = harness();
+    let (session, csrf) = h.set_up().await;
+    // The owner's own name can be hostile too.
+    let r = h
+        .post_form(
+            &format!("/devices/{QUIET}/name"),
+            Some(&session),
+            &[
+                ("csrf", &csrf),
+                ("name", "<script>alert(3)</script>\u{7}bell"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let stored = Store::open(&h.db)
+        .unwrap()
+        .device(mac(QUIET))
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        stored.name.as_deref(),
+        Some("<script>alert(3)</script>bell")
+    );
+    for path in [
+        "/".to_owned(),
+        format!("/devices/{EVIL}"),
+        format!("/devices/{QUIET}"),
+        "/timeline".to_owned(),
+    ] {
+        let page = h.get(&path, Some(&session)).await;
+        assert_eq!(page.status, StatusCode::OK, "{path}");
+        for raw in ["<script>alert", "<img src=x", "\"><img"] {
+            assert!(!page.body.contains(raw), "{path} contains {raw} unescaped");
+        }
+        assert!(
+            page.body.contains("&lt;script&gt;alert("),
+            "{path}: escaped text missing"
+        );
+        // No script element at all, ours or theirs.
+        assert!(!page.body.contains("<script"), "{path}");
+    }
+    // The evil device's page shows the escaped model and the why.
+    let page = h.get(&format!("/devices/{EVIL}"), Some(&session)).await;
+    assert!(page
+        .body
+        .contains("It was scanning for devices to break into &lt;script&gt;"));
+    assert!(page
+        .body
+        .contains("&quot;&gt;&lt;img src=x onerror=alert(2)&gt;"));
+}
+
+#[tokio::test]
+async fn owner_actions_land_in_the_command_queue() {
+    let h = harness();
+    let (session, csrf) = h.set_up().await;
+    for command in ["release", "trust", "quarantine"] {
+        let r = h
+            .post_form(
+                &format!("/devices/{EVIL}/command"),
+                Some(&session),
+                &[("csrf", &csrf), ("command", command)],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER);
+        assert_eq!(r.location(), format!("/devices/{EVIL}?queued={command}"));
+    }
+    // An unknown command or device queues nothing.
+    let r = h
+        .post_form(
+            &format!("/devices/{EVIL}/command"),
+            Some(&session),
+            &[("csrf", &csrf), ("command", "delete")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    let r = h
+        .post_form(
+            "/devices/02:00:00:00:00:99/command",
+            Some(&session),
+            &[("csrf", &csrf), ("command", "release")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    // Through the API as well.
+    let api_csrf: serde_json::Value =
+        serde_json::from_str(&h.get("/api/v1/session", Some(&session)).await.body).unwrap();
+    let req = Request::post(format!("/api/v1/devices/{LISTED}/commands"))
+        .header(header::HOST, HOST)
+        .header(header::COOKIE, &session)
+        .header("x-csrf-token", api_csrf["csrf_token"].as_str().unwrap())
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(r#"{"command":"trust"}"#))
+        .unwrap();
+    assert_eq!(h.send(req).await.status, StatusCode::ACCEPTED);
+    let queued: Vec<(String, OwnerCommand)> = Store::open(&h.db)
+        .unwrap()
+        .pending_commands()
+        .unwrap()
+        .into_iter()
+        .map(|c| (c.device.to_string(), c.command))
+        .collect();
+    assert_eq!(
+        queued,
+        vec![
+            (EVIL.to_owned(), OwnerCommand::Release),
+            (EVIL.to_owned(), OwnerCommand::Trust),
+            (EVIL.to_owned(), OwnerCommand::Quarantine),
+            (LISTED.to_owned(), OwnerCommand::Trust),
+        ]
+    );
+    // The page says they are waiting for the guard.
+    let page = h
+        .get(&format!("/devices/{EVIL}?queued=release"), Some(&session))
+        .await;
+    assert!(page.body.contains("Release queued"));
+    assert!(page
+        .body
+        .contains("Waiting for warden to carry out: release, trust, quarantine."));
+}
+
+#[tokio::test]
+async fn security_headers_on_every_response_and_unknown_hosts_refused() {
+    let h = harness();
+    let (session, _) = h.set_up().await;
+    for (path, cookie) in [
+        ("/login", None),
+        ("/", Some(session.as_str())),
+        ("/api/v1/devices", Some(session.as_str())),
+        ("/devices/not-a-mac", Some(session.as_str())),
+        ("/api/v1/openapi.json", None),
+    ] {
+        let r = h.get(path, cookie).await;
+        let hdr = |n: &str| {
+            r.headers
+                .get(n)
+                .unwrap_or_else(|| panic!("{path}: no {n}"))
+                .to_str()
+                .unwrap()
+                .to_owned()
+        };
+        let csp = hdr("content-security-policy");
+        assert!(csp.contains("default-src 'none'"), "{csp}");
+        assert!(
+            !csp.contains("unsafe-inline") && !csp.contains("script-src"),
+            "{csp}"
+        );
+        assert!(csp.contains("frame-ancestors 'none'"));
+        assert_eq!(hdr("x-frame-options"), "DENY");
+        assert_eq!(hdr("referrer-policy"), "no-referrer");
+        assert_eq!(hdr("x-content-type-options"), "nosniff");
+        assert_eq!(hdr("cache-control"), "no-store");
+    }
+    // DNS rebinding: a page of evil.example resolved to 127.0.0.1.
+    let req = Request::get("/login")
+        .header(header::HOST, "evil.example:8080")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(h.send(req).await.status, StatusCode::MISDIRECTED_REQUEST);
+}
+
+#[tokio::test]
+async fn pages_and_api_show_the_same_devices_and_statuses() {
+    let h = harness();
+    let (session, _) = h.set_up().await;
+    let list: serde_json::Value =
+        serde_json::from_str(&h.get("/api/v1/devices", Some(&session)).await.body).unwrap();
+    let status = |m: &str| {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["mac"] == m)
+            .map(|d| d["status"].as_str().unwrap().to_owned())
+            .unwrap()
+    };
+    assert_eq!(status(EVIL), "quarantined");
+    assert_eq!(status(LISTED), "listed-by-feed");
+    assert_eq!(status(QUIET), "ok");
+    // Most recently seen first, in the page as in the API.
+    let page = h.get("/", Some(&session)).await.body;
+    let pos = |m: &str| page.find(m).unwrap();
+    assert!(pos(EVIL) < pos(QUIET) && pos(QUIET) < pos(LISTED));
+    assert_eq!(list[0]["mac"], EVIL);
+    assert!(page.contains("Quarantined") && page.contains("Listed by the feed"));
+    let detail: serde_json::Value = serde_json::from_str(
+        &h.get(&format!("/api/v1/devices/{EVIL}"), Some(&session))
+            .await
+            .body,
+    )
+    .unwrap();
+    assert_eq!(detail["decisions"][0]["action"], "quarantine");
+    assert_eq!(detail["decisions"][0]["in_force"], true);
+    assert_eq!(detail["alerts"][0]["kind"], "scan");
+    assert_eq!(detail["alerts"][0]["evidence"]["attempts"], 40);
+    assert!(detail["next_steps"]
+        .as_str()
+        .unwrap()
+        .contains("probably infected"));
+    let timeline: serde_json::Value =
+        serde_json::from_str(&h.get("/api/v1/timeline?limit=2", Some(&session)).await.body)
+            .unwrap();
+    assert_eq!(timeline.as_array().unwrap().len(), 2);
+    // The OpenAPI document describes what the code serves.
+    let doc: serde_json::Value =
+        serde_json::from_str(&h.get("/api/v1/openapi.json", None).await.body).unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    for p in [
+        "/api/v1/devices",
+        "/api/v1/devices/{mac}",
+        "/api/v1/devices/{mac}/commands",
+        "/api/v1/devices/{mac}/name",
+        "/api/v1/timeline",
+        "/api/v1/session",
+    ] {
+        assert!(
+            doc["paths"].get(p).is_some(),
+            "{p} missing from the OpenAPI document"
+        );
+    }
+    assert!(doc["components"]["schemas"]["DeviceSummary"].is_object());
+    let _ = &h.app;
+}

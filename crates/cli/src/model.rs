@@ -19,8 +19,10 @@ enum Cmd {
     /// Check a threat model against baseline requirements (ETSI EN 303 645, UK PSTI,
     /// EU CRA, NIST IR 8259A). Exit status: 0 no errors, 1 errors found, 2 unusable input.
     Lint {
-        /// The model (YAML or JSON).
-        file: PathBuf,
+        /// The models (YAML or JSON). With several, text is concatenated, JSON is an
+        /// array, SARIF is one run with one artifact per model.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
         /// Output: text for people, json, or sarif (SARIF 2.1.0 for code scanning).
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
@@ -53,25 +55,58 @@ enum Format {
 pub fn run(args: Args) -> Result<ExitCode> {
     match args.command {
         Cmd::Lint {
-            file,
+            files,
             format,
             today,
         } => {
             let today = today_or(today.as_deref())?;
-            let loaded = read(&file)?;
-            let findings = lint(&loaded, today);
-            let name = file.display().to_string();
+            let mut unusable = false;
+            let mut linted = Vec::new();
+            for file in &files {
+                match read(file) {
+                    Ok(loaded) => {
+                        let findings = lint(&loaded, today);
+                        linted.push((file.display().to_string(), loaded, findings));
+                    }
+                    // Report it and go on: the other models are still worth linting.
+                    Err(e) => {
+                        eprintln!("warden: error: {e:#}");
+                        unusable = true;
+                    }
+                }
+            }
             let out = match format {
-                Format::Text => report::text(&name, &loaded.model, &findings),
-                Format::Json => pretty(&report::json(&name, &loaded.model, &findings)),
-                Format::Sarif => pretty(&report::sarif(&name, &findings)),
+                Format::Text => linted
+                    .iter()
+                    .map(|(name, loaded, findings)| report::text(name, &loaded.model, findings))
+                    .collect::<String>(),
+                Format::Json => {
+                    let mut docs: Vec<serde_json::Value> = linted
+                        .iter()
+                        .map(|(name, loaded, findings)| report::json(name, &loaded.model, findings))
+                        .collect();
+                    if files.len() == 1 {
+                        docs.pop().map(|d| pretty(&d)).unwrap_or_default()
+                    } else {
+                        pretty(&serde_json::Value::Array(docs))
+                    }
+                }
+                Format::Sarif => {
+                    let runs: Vec<(&str, &[warden_model::Finding])> = linted
+                        .iter()
+                        .map(|(name, _, findings)| (name.as_str(), findings.as_slice()))
+                        .collect();
+                    pretty(&report::sarif_many(&runs))
+                }
             };
             std::io::stdout().lock().write_all(out.as_bytes())?;
-            let errors = findings
+            let errors = linted
                 .iter()
-                .filter(|f| f.level == warden_model::Level::Error)
-                .count();
-            Ok(if errors > 0 {
+                .flat_map(|(_, _, findings)| findings)
+                .any(|f| f.level == warden_model::Level::Error);
+            Ok(if unusable {
+                ExitCode::from(2)
+            } else if errors {
                 ExitCode::from(1)
             } else {
                 ExitCode::SUCCESS

@@ -235,3 +235,60 @@ fn text_output_carries_no_terminal_escapes_from_the_model() {
     assert!(err.contains("unknown field"), "{err}");
     assert!(!err.contains('\u{1b}'), "{err:?}");
 }
+
+#[test]
+fn several_models_in_one_run() {
+    let today = ["--today", "2026-11-25"];
+    let run = |args: &[&str]| warden(&[&["model", "lint"], args, &today].concat());
+    assert_eq!(
+        code(&run(&["models/good-camera.yaml", "models/smart-plug.yaml"])),
+        0
+    );
+    let out = run(&["models/good-camera.yaml", "models/hub.yaml"]);
+    assert_eq!(code(&out), 1);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("models/good-camera.yaml: Northwind Optics NW-Cam 2: 0 errors"));
+    assert!(text.contains("models/hub.yaml: Corvid Systems Corvid Hub 3: 1 error"));
+
+    // An unusable model is reported, the others are still linted, and the
+    // exit status says the input was unusable.
+    let out = run(&[
+        "models/good-camera.yaml",
+        "missing.yaml",
+        "models/hub.yaml",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code(&out), 2);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("missing.yaml"));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let files: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["file"].as_str().unwrap())
+        .collect();
+    assert_eq!(files, ["models/good-camera.yaml", "models/hub.yaml"]);
+
+    let out = run(&[
+        "models/poor-camera.yaml",
+        "models/hub.yaml",
+        "--format",
+        "sarif",
+    ]);
+    assert_eq!(code(&out), 1);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let run0 = &v["runs"][0];
+    assert_eq!(run0["artifacts"][1]["location"]["uri"], "models/hub.yaml");
+    let hub_results: Vec<&serde_json::Value> = run0["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["locations"][0]["physicalLocation"]["artifactLocation"]["index"] == 1)
+        .collect();
+    assert!(!hub_results.is_empty());
+    assert!(hub_results.iter().all(
+        |r| r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "models/hub.yaml"
+    ));
+    assert!(hub_results.iter().any(|r| r["ruleId"] == "TM018"));
+}

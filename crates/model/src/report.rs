@@ -71,7 +71,12 @@ pub fn json(file: &str, model: &ThreatModel, findings: &[Finding]) -> Value {
 /// even for rules that found nothing), results located at the model file and
 /// the line of the offending key.
 pub fn sarif(file: &str, findings: &[Finding]) -> Value {
-    let uri = uri_reference(file);
+    sarif_many(&[(file, findings)])
+}
+
+/// SARIF 2.1.0 for several models linted together: one run, one artifact
+/// per model, each result pointing at its model by artifact index.
+pub fn sarif_many(files: &[(&str, &[Finding])]) -> Value {
     let rules: Vec<Value> = RULES
         .iter()
         .map(|r| {
@@ -89,28 +94,31 @@ pub fn sarif(file: &str, findings: &[Finding]) -> Value {
             })
         })
         .collect();
-    let results: Vec<Value> = findings
-        .iter()
-        .map(|f| {
+    let mut artifacts = Vec::new();
+    let mut results = Vec::new();
+    for (artifact, (file, findings)) in files.iter().enumerate() {
+        let uri = uri_reference(file);
+        artifacts.push(json!({"location": {"uri": uri}}));
+        for f in findings.iter() {
             let index = RULES
                 .iter()
                 .position(|r| r.id == f.rule)
                 .expect("findings name known rules");
-            json!({
+            results.push(json!({
                 "ruleId": f.rule,
                 "ruleIndex": index,
                 "level": f.level.as_str(),
                 "message": {"text": f.message},
                 "locations": [{
                     "physicalLocation": {
-                        "artifactLocation": {"uri": uri, "index": 0},
+                        "artifactLocation": {"uri": uri, "index": artifact},
                         "region": {"startLine": f.line},
                     },
                     "logicalLocations": [{"fullyQualifiedName": f.path, "kind": "member"}],
                 }],
-            })
-        })
-        .collect();
+            }));
+        }
+    }
     json!({
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",
@@ -121,7 +129,7 @@ pub fn sarif(file: &str, findings: &[Finding]) -> Value {
                 "version": env!("CARGO_PKG_VERSION"),
                 "rules": rules,
             }},
-            "artifacts": [{"location": {"uri": uri}}],
+            "artifacts": artifacts,
             "columnKind": "unicodeCodePoints",
             "results": results,
         }],

@@ -155,11 +155,21 @@ fn cut(s: &str, max: usize) -> &str {
 pub fn fingerprint(identity: &Identity, mac: [u8; 6], ips: &[IpAddr]) -> String {
     let secrets = Secrets::new(mac, ips, identity.hostname());
     let mut features = BTreeSet::new();
-    let mut add = |key: &str, value: &str| {
+    // Text features carry version numbers (`IpBridge/1.50.0`, `udhcp
+    // 1.23.2`): those go (after the leak check, which needs them), so
+    // that one type has one fingerprint across its firmware versions (the
+    // firmware is a field of its own).
+    let mut add = |key: &str, value: &str, text: bool| {
         let value = value.trim();
-        if !value.is_empty() && !secrets.leaks(value) {
-            features.insert(format!("{key}={}", cut(value, MAX_SIGHTING_TEXT)));
+        if value.is_empty() || secrets.leaks(value) {
+            return;
         }
+        let value = if text {
+            without_numbers(value)
+        } else {
+            value.to_owned()
+        };
+        features.insert(format!("{key}={}", cut(&value, MAX_SIGHTING_TEXT)));
     };
     let d = identity.dhcp();
     if !d.parameter_request_list().is_empty() {
@@ -168,37 +178,55 @@ pub fn fingerprint(identity: &Identity, mac: [u8; 6], ips: &[IpAddr]) -> String 
             .iter()
             .map(u8::to_string)
             .collect();
-        add("dhcp.prl", &prl.join(","));
+        add("dhcp.prl", &prl.join(","), false);
     }
     if let Some(vc) = d.vendor_class() {
-        add("dhcp.vendor_class", vc);
+        add("dhcp.vendor_class", vc, true);
     }
     if let Some(n) = d.max_message_size() {
-        add("dhcp.max_message_size", &n.to_string());
+        add("dhcp.max_message_size", &n.to_string(), false);
     }
     if let Some((ent, class)) = d.v6_vendor_class() {
-        add("dhcp6.vendor_class", &format!("{ent}:{class}"));
+        add("dhcp6.vendor_class", &format!("{ent}:{class}"), true);
     }
     for s in identity.upnp_server() {
-        add("ssdp.server", s);
+        add("ssdp.server", s, true);
     }
     for s in identity.upnp_device_types() {
-        add("upnp.device_type", s);
+        add("upnp.device_type", s, true);
     }
     for s in identity.user_agents() {
-        add("http.user_agent", s);
+        add("http.user_agent", s, true);
     }
     for s in identity.http_servers() {
-        add("http.server", s);
+        add("http.server", s, true);
     }
     for s in identity.mdns_services() {
         // Only the service type (`_hap._tcp.local`): the instance name is the owner's.
         if let Some(pos) = s.find("._") {
-            add("mdns.service", &s[pos + 1..]);
+            add("mdns.service", &s[pos + 1..], false);
         }
     }
     let joined = features.into_iter().collect::<Vec<_>>().join("\n");
     crate::hex(&Sha256::digest(joined.as_bytes()))
+}
+
+/// `value` with every run of digits replaced by `#`.
+fn without_numbers(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    let mut in_digits = false;
+    for c in value.chars() {
+        if c.is_ascii_digit() {
+            if !in_digits {
+                out.push('#');
+            }
+            in_digits = true;
+        } else {
+            out.push(c);
+            in_digits = false;
+        }
+    }
+    out
 }
 
 /// The behaviour of an alert, coarsened.

@@ -1,6 +1,8 @@
 //! Firmware versions and ranges.
 //!
-//! **Comparison.** A version is split into segments: runs of digits
+//! **Comparison.** Anything before the first digit is not part of the
+//! version (`IpBridge/1.50.0` is `1.50.0`, `v2.1` is `2.1`; identification
+//! reports firmware with its product name). The version is split into segments: runs of digits
 //! (numbers) and runs of letters (words); everything else (`.`, `-`, `_`,
 //! `/`, spaces) only separates. Segments are compared left to right: two
 //! numbers numerically (leading zeros ignored, any length), two words
@@ -67,10 +69,20 @@ fn cmp_word(a: &str, b: &str) -> Ordering {
         .cmp(b.bytes().map(|c| c.to_ascii_lowercase()))
 }
 
+/// The version part of a firmware string: from its first digit on, so that
+/// a product name or `v` in front (`IpBridge/1.50.0`, `V2.1`) is not compared.
+/// A string without digits is kept whole.
+fn version_part(v: &str) -> &str {
+    match v.find(|c: char| c.is_ascii_digit()) {
+        Some(i) => &v[i..],
+        None => v,
+    }
+}
+
 /// Compares two version strings (rule in the module docs).
 pub fn compare(a: &str, b: &str) -> Ordering {
-    let mut x = segments(a);
-    let mut y = segments(b);
+    let mut x = segments(version_part(a));
+    let mut y = segments(version_part(b));
     loop {
         let o = match (x.next(), y.next()) {
             (None, None) => return Ordering::Equal,
@@ -90,7 +102,7 @@ pub fn compare(a: &str, b: &str) -> Ordering {
 }
 
 fn major(v: &str) -> Option<Seg<'_>> {
-    segments(v).next()
+    segments(version_part(v)).next()
 }
 
 fn same_major(a: &str, b: &str) -> bool {
@@ -160,6 +172,11 @@ mod tests {
             ("1.2-beta", "1.2-alpha", Greater),
             ("1.0.1", "1.0.rc", Greater),
             ("V2.1", "v2.1", Equal),
+            ("v2.1", "2.1", Equal),
+            ("IpBridge/1.65.0", "1.60", Greater),
+            ("IpBridge/1.41.0", "1.60", Less),
+            ("IpBridge/1.41.0", "Other/1.41", Equal),
+            ("beta", "alpha", Greater),
             ("2.0.0.1234", "2.0.0.999", Greater),
             ("99999999999999999999999", "1", Greater),
             ("", "", Equal),

@@ -2,6 +2,7 @@
 //! status; each subcommand lives in its own module.
 
 mod analyze;
+mod dashboard;
 mod demo;
 mod device;
 mod evaluate;
@@ -49,6 +50,8 @@ enum Command {
     Feed(feed::Args),
     /// Device threat models: lint against baseline requirements, render the consumer page and label, print the schema.
     Model(model::Args),
+    /// The household's web dashboard and JSON API over the guard's database.
+    Dashboard(dashboard::Args),
 }
 
 fn main() -> ExitCode {
@@ -63,6 +66,7 @@ fn main() -> ExitCode {
         Command::Device(args) => device::run(args),
         Command::Feed(args) => feed::run(args),
         Command::Model(args) => model::run(args),
+        Command::Dashboard(args) => dashboard::run(args),
     };
     match result {
         Ok(code) => code,

@@ -322,6 +322,11 @@ pub struct Running {
 }
 
 impl Running {
+    /// False once the server stopped by itself (an error; [`stop`](Self::stop) returns it).
+    pub fn is_running(&self) -> bool {
+        self.thread.as_ref().is_some_and(|t| !t.is_finished())
+    }
+
     /// Stops serving and waits for the thread.
     pub fn stop(mut self) -> anyhow::Result<()> {
         self.shutdown()

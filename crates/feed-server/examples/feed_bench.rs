@@ -31,6 +31,37 @@ fn arg(name: &str, default: &str) -> String {
         .unwrap_or_else(|| default.to_string())
 }
 
+/// CPU seconds (user + system) used so far by this process and, summed,
+/// by every `postgres` process: on a busy machine wall time says little,
+/// CPU time says what one core can do.
+fn cpu_secs() -> (f64, f64) {
+    fn ticks(stat: &str) -> Option<(String, f64)> {
+        let (head, rest) = stat.rsplit_once(") ")?;
+        let comm = head.split_once(" (")?.1.to_string();
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        let t = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+        Some((comm, t / 100.0))
+    }
+    let own = std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| ticks(&s))
+        .map_or(0.0, |t| t.1);
+    let mut pg = 0.0;
+    if let Ok(dir) = std::fs::read_dir("/proc") {
+        for e in dir.flatten() {
+            if let Some((comm, t)) = std::fs::read_to_string(e.path().join("stat"))
+                .ok()
+                .and_then(|s| ticks(&s))
+            {
+                if comm == "postgres" {
+                    pg += t;
+                }
+            }
+        }
+    }
+    (own, pg)
+}
+
 fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -96,6 +127,7 @@ async fn ingest(db: &str) -> anyhow::Result<()> {
     };
     let accepted;
     let secs;
+    let cpu0;
     if mode == "store" {
         let all: Vec<NewSighting> = (0..n)
             .map(|i| {
@@ -117,6 +149,7 @@ async fn ingest(db: &str) -> anyhow::Result<()> {
                 }
             })
             .collect();
+        cpu0 = cpu_secs();
         let start = Instant::now();
         let mut ok = 0;
         for chunk in all.chunks(batch) {
@@ -183,6 +216,7 @@ async fn ingest(db: &str) -> anyhow::Result<()> {
             clock: Arc::new(move || t_now),
         });
         let router = api::router(state);
+        cpu0 = cpu_secs();
         let start = Instant::now();
         let mut ok = 0u64;
         for (b, body) in bodies.into_iter().enumerate() {
@@ -200,10 +234,14 @@ async fn ingest(db: &str) -> anyhow::Result<()> {
         secs = start.elapsed().as_secs_f64();
         accepted = ok as usize;
     }
+    let cpu1 = cpu_secs();
+    let (own, pg) = (cpu1.0 - cpu0.0, cpu1.1 - cpu0.1);
     println!(
-        "ingest mode={mode} store={} batch={batch}: {accepted} of {n} accepted in {secs:.2} s = {:.0} sightings/s",
+        "ingest mode={mode} store={} batch={batch}: {accepted} of {n} accepted in {secs:.2} s wall = {:.0} sightings/s; \
+         CPU: server process {own:.2} s ({:.0} sightings per CPU-second), postgres processes {pg:.2} s",
         store.kind(),
-        accepted as f64 / secs
+        accepted as f64 / secs,
+        accepted as f64 / own.max(0.01),
     );
     let t = Instant::now();
     let r = warden_feed_server::engine::run_pass(store.as_ref(), &ListingConfig::default(), t_now)

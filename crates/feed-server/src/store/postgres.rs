@@ -55,7 +55,7 @@ CREATE TABLE rate_counters (
     PRIMARY KEY (scope, key, hour)
 );
 CREATE TABLE listings (
-    id TEXT PRIMARY KEY,
+    id TEXT COLLATE "C" PRIMARY KEY,
     device_key TEXT UNIQUE,
     state TEXT NOT NULL CHECK (state IN ('listed', 'delisted')),
     source TEXT NOT NULL,
@@ -475,8 +475,8 @@ impl Store for PgStore {
         limit: i64,
     ) -> Result<Vec<ListingRow>> {
         sqlx::query(&format!(
-            "SELECT {LISTING_COLS} FROM listings WHERE ($1::text IS NULL OR state = $1) AND id COLLATE \"C\" > $2
-             ORDER BY id COLLATE \"C\" LIMIT $3"
+            "SELECT {LISTING_COLS} FROM listings WHERE ($1::text IS NULL OR state = $1) AND id > $2
+             ORDER BY id LIMIT $3"
         ))
         .bind(state)
         .bind(after_id)

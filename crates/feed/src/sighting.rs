@@ -202,13 +202,29 @@ pub fn fingerprint(identity: &Identity, mac: [u8; 6], ips: &[IpAddr]) -> String 
         add("http.server", s, true);
     }
     for s in identity.mdns_services() {
-        // Only the service type (`_hap._tcp.local`): the instance name is the owner's.
-        if let Some(pos) = s.find("._") {
-            add("mdns.service", &s[pos + 1..], false);
+        if let Some(t) = service_type(s) {
+            add("mdns.service", &t, false);
         }
     }
     let joined = features.into_iter().collect::<Vec<_>>().join("\n");
     crate::hex(&Sha256::digest(joined.as_bytes()))
+}
+
+/// The DNS-SD service type of a service instance name (`_hap._tcp.local`
+/// from `Kitchen Hue - 7B5F6B._hap._tcp.local`): the instance name is the
+/// owner's and may contain anything, dots and underscores included, so the
+/// type is found from the right: the `_tcp`/`_udp` label and the `_service`
+/// label before it.
+fn service_type(name: &str) -> Option<String> {
+    let labels: Vec<&str> = name.trim_end_matches('.').split('.').collect();
+    let proto = labels
+        .iter()
+        .rposition(|l| l.eq_ignore_ascii_case("_tcp") || l.eq_ignore_ascii_case("_udp"))?;
+    let service = labels.get(proto.checked_sub(1)?)?;
+    if !service.starts_with('_') || service.len() > 64 {
+        return None;
+    }
+    Some(format!("{service}.{}.local", labels[proto]).to_lowercase())
 }
 
 /// `value` with every run of digits replaced by `#`.
@@ -568,6 +584,21 @@ mod tests {
             fingerprint(&other, other_mac, &other_ips),
             s.device.fingerprint
         );
+    }
+
+    #[test]
+    fn service_type_keeps_only_the_type() {
+        assert_eq!(
+            service_type("Philips Hue - 7B5F6B._hue._tcp.local").as_deref(),
+            Some("_hue._tcp.local")
+        );
+        // An owner's instance name with dots and underscores of its own.
+        assert_eq!(
+            service_type("smith._family. printer._ipp._tcp.local.").as_deref(),
+            Some("_ipp._tcp.local")
+        );
+        assert_eq!(service_type("no service here.local"), None);
+        assert_eq!(service_type("_tcp.local"), None);
     }
 
     #[test]

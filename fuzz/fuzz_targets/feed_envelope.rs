@@ -45,7 +45,9 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(back, env);
         // Never valid under a key that did not sign it.
         let k = KeyPair::from_seed([7; 32]);
-        assert!(env.open::<Timestamp>(PAYLOAD_TIMESTAMP, &[k.public()], 1).is_err());
+        assert!(env
+            .open::<Timestamp>(PAYLOAD_TIMESTAMP, &[k.public()], 1)
+            .is_err());
     }
 
     if let Ok(s) = serde_json::from_slice::<Sighting>(data) {

@@ -474,7 +474,15 @@ pub async fn run_pass(store: &dyn Store, cfg: &ListingConfig, now: i64) -> Resul
             rep.expired += 1;
         }
     }
-    rep.purged = store.purge(now).await?;
+    // Sightings a day past the window count for nothing any more.
+    let before = now - cfg.window_secs - 86_400;
+    for _ in 0..100 {
+        let n = store.purge(now, before).await?;
+        rep.purged += n;
+        if n < crate::store::PURGE_CHUNK as u64 {
+            break;
+        }
+    }
     Ok(rep)
 }
 

@@ -152,7 +152,18 @@ async fn ingest_refusals_change_nothing(db: TestDb) {
     assert_eq!(after.nonces, before.nonces + 1);
     // The same reporter may reuse a nonce only after it expired and was purged;
     // by then its sent_at is refused anyway (checked at the API).
-    assert!(s.purge(NOW + 100_000).await.unwrap() >= 2);
+    assert!(s.purge(NOW + 100_000, NOW).await.unwrap() >= 2);
+    assert_eq!(
+        s.counts().await.unwrap().sightings,
+        after.sightings,
+        "no sighting before NOW"
+    );
+    s.purge(NOW + 100_000, NOW + 1).await.unwrap();
+    assert_eq!(
+        s.counts().await.unwrap().sightings,
+        0,
+        "sightings past the window are forgotten"
+    );
     db.drop_pg().await;
 }
 

@@ -277,10 +277,12 @@ pub trait Store: Send + Sync {
     async fn reporter(&self, key_id: &str) -> Result<Option<ReporterRow>>;
     async fn counts(&self) -> Result<Counts>;
 
-    /// Forgets expired nonces and rate counters older than `now`'s previous
-    /// hour. Neither can let anything through: an expired nonce's sighting
-    /// is refused for its age.
-    async fn purge(&self, now: i64) -> Result<u64>;
+    /// Forgets expired nonces, rate counters older than `now`'s previous
+    /// hour, and up to [`PURGE_CHUNK`] of the oldest sightings received before
+    /// `sightings_before` (outside every window: they count for nothing).
+    /// None of it can let anything through: an expired nonce's sighting is
+    /// refused for its age.
+    async fn purge(&self, now: i64, sightings_before: i64) -> Result<u64>;
 
     /// Runs one SQL statement as is. For tests (the audit trigger) and
     /// operators' maintenance; never called by the server itself.
@@ -301,6 +303,9 @@ pub async fn open(url: &str) -> Result<Box<dyn Store>> {
         Err(StoreError::BadUrl(url.to_string()))
     }
 }
+
+/// Sightings looked at per purge call (oldest first, by id).
+pub const PURGE_CHUNK: i64 = 10_000;
 
 /// Rate-counter scopes.
 pub(crate) const SCOPE_REPORTER: &str = "reporter";

@@ -663,7 +663,7 @@ impl Store for PgStore {
         })
     }
 
-    async fn purge(&self, now: i64) -> Result<u64> {
+    async fn purge(&self, now: i64, sightings_before: i64) -> Result<u64> {
         let a = sqlx::query("DELETE FROM nonces WHERE expires_at < $1")
             .bind(now)
             .execute(&self.pool)
@@ -672,7 +672,16 @@ impl Store for PgStore {
             .bind(now.div_euclid(3600) - 1)
             .execute(&self.pool)
             .await?;
-        Ok(a.rows_affected() + b.rows_affected())
+        // Ids grow with time: look at the oldest rows only, never scan the table.
+        let c = sqlx::query(
+            "DELETE FROM sightings WHERE id IN
+               (SELECT id FROM (SELECT id, received_at FROM sightings ORDER BY id LIMIT $2) AS o WHERE received_at < $1)",
+        )
+        .bind(sightings_before)
+        .bind(PURGE_CHUNK)
+        .execute(&self.pool)
+        .await?;
+        Ok(a.rows_affected() + b.rows_affected() + c.rows_affected())
     }
 
     async fn execute_raw(&self, sql: &str) -> Result<u64> {

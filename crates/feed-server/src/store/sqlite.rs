@@ -579,14 +579,20 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn purge(&self, now: i64) -> Result<u64> {
+    async fn purge(&self, now: i64, sightings_before: i64) -> Result<u64> {
         self.with(move |conn| {
             let a = conn.execute("DELETE FROM nonces WHERE expires_at < ?1", params![now])?;
             let b = conn.execute(
                 "DELETE FROM rate_counters WHERE hour < ?1",
                 params![now.div_euclid(3600) - 1],
             )?;
-            Ok((a + b) as u64)
+            // Ids grow with time: look at the oldest rows only, never scan the table.
+            let c = conn.execute(
+                "DELETE FROM sightings WHERE id IN
+                   (SELECT id FROM (SELECT id, received_at FROM sightings ORDER BY id LIMIT ?2) WHERE received_at < ?1)",
+                params![sightings_before, PURGE_CHUNK],
+            )?;
+            Ok((a + b + c) as u64)
         })
         .await
     }

@@ -40,7 +40,7 @@ th{font-size:.9rem;color:var(--muted)}\
 .s-ok{background:#dcfce7;color:#14532d}.s-watched{background:#fef9c3;color:#713f12}\
 .s-limited{background:#ffedd5;color:#7c2d12}.s-quarantined{background:#fee2e2;color:#7f1d1d}\
 .s-listed-by-feed{background:#ede9fe;color:#4c1d95}\
-.muted{color:var(--muted);font-size:.9rem}\
+.muted{color:var(--muted);font-size:.9rem}.mac{white-space:nowrap;font-variant-numeric:tabular-nums}\
 .box{border:1px solid var(--line);border-radius:.5rem;padding:1rem;margin:1rem 0}\
 .next{border-left:4px solid var(--accent);background:#eff6ff}\
 .note{border-left:4px solid #15803d;background:#f0fdf4}\
@@ -194,6 +194,8 @@ fn page(title: &str, session: Option<&Session>, body: Markup) -> Markup {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 meta name="referrer" content="no-referrer";
+                // No favicon request: one page, one response.
+                link rel="icon" href="data:,";
                 title { (title) " · warden" }
                 style { (PreEscaped(STYLE)) }
             }
@@ -274,7 +276,7 @@ pub(crate) fn render_device_list(session: &Session, devices: &[DeviceSummary]) -
                             tr {
                                 td data-label="Name" {
                                     a href={ "/devices/" (d.mac) } { (d.display_name) }
-                                    br; span.muted { (d.mac) }
+                                    br; span.muted.mac { (d.mac) }
                                 }
                                 td data-label="Status" { (status_badge(d.status)) }
                                 td data-label="Vendor" { (d.vendor.as_deref().unwrap_or("unknown")) }

@@ -267,6 +267,16 @@ async fn every_post_needs_its_csrf_token() {
         .body(Body::from(format!("command=release&csrf={csrf}")))
         .unwrap();
     assert_eq!(h.send(req).await.status, StatusCode::FORBIDDEN);
+    // A browser's cross-site request, whose Origin is hidden ("null").
+    let req = Request::post(&path)
+        .header(header::HOST, HOST)
+        .header(header::ORIGIN, "null")
+        .header("sec-fetch-site", "cross-site")
+        .header(header::COOKIE, &session)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(format!("command=release&csrf={csrf}")))
+        .unwrap();
+    assert_eq!(h.send(req).await.status, StatusCode::FORBIDDEN);
     // Rename and logout too.
     let r = h
         .post_form(

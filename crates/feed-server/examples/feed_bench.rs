@@ -209,6 +209,7 @@ async fn ingest(db: &str) -> anyhow::Result<()> {
         };
         let state = Arc::new(AppState {
             store: store.clone(),
+            limiter: api::RequestLimiter::new(u32::MAX),
             listing,
             curators: Curators::default(),
             tagger: NetworkTagger::from_secret([1; 32]),

@@ -49,8 +49,49 @@ pub fn system_clock() -> Clock {
     })
 }
 
+/// Requests per network per minute, counted before any signature is
+/// checked: a flood of junk from one network costs a hash lookup, not an
+/// Ed25519 verification each. Memory is bounded: at most `max_tracked`
+/// networks per minute are counted (beyond that, new networks pass
+/// uncounted; the per-reporter and per-network limits in the store still hold).
+pub struct RequestLimiter {
+    per_minute: u32,
+    max_tracked: usize,
+    state: std::sync::Mutex<(i64, std::collections::HashMap<String, u32>)>,
+}
+
+impl RequestLimiter {
+    pub fn new(per_minute: u32) -> Self {
+        RequestLimiter {
+            per_minute,
+            max_tracked: 100_000,
+            state: std::sync::Mutex::new((i64::MIN, Default::default())),
+        }
+    }
+
+    /// Counts one request from `network`; false when it is over the limit.
+    pub fn allow(&self, network: &str, now: i64) -> bool {
+        let mut g = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let minute = now.div_euclid(60);
+        if g.0 != minute {
+            g.0 = minute;
+            g.1.clear();
+        }
+        if let Some(c) = g.1.get_mut(network) {
+            if *c >= self.per_minute {
+                return false;
+            }
+            *c += 1;
+        } else if g.1.len() < self.max_tracked {
+            g.1.insert(network.to_string(), 1);
+        }
+        true
+    }
+}
+
 pub struct AppState {
     pub store: Arc<dyn Store>,
+    pub limiter: RequestLimiter,
     pub listing: ListingConfig,
     pub curators: Curators,
     pub tagger: NetworkTagger,
@@ -220,6 +261,20 @@ async fn read_body(
     }
 }
 
+fn limit(st: &AppState, network: &str, now: i64) -> Result<(), ApiError> {
+    if st.limiter.allow(network, now) {
+        Ok(())
+    } else {
+        Err(ApiError(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!(
+                "rate limited: more than {} requests this minute from this network",
+                st.limiter.per_minute
+            ),
+        ))
+    }
+}
+
 fn new_sighting(v: &VerifiedSighting, network: &str) -> Result<NewSighting, ApiError> {
     let s = &v.sighting;
     let enc = |e: serde_json::Error| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string());
@@ -249,10 +304,12 @@ async fn post_sighting(
 ) -> Result<Response, ApiError> {
     let now = (st.clock)();
     let ip = client_ip(&req, &st.trusted_proxies)?;
+    let network = st.tagger.tag(ip);
+    limit(&st, &network, now)?;
     let (parts, body) = req.into_parts();
     let bytes = read_body(body, &parts.headers, MAX_SIGHTING_BYTES).await?;
     let v = verify(&bytes, now)?;
-    let ns = new_sighting(&v, &st.tagger.tag(ip))?;
+    let ns = new_sighting(&v, &network)?;
     let out = st
         .store
         .ingest(std::slice::from_ref(&ns), now, &st.ingest_params())
@@ -273,6 +330,8 @@ struct ItemResult {
 async fn post_batch(State(st): State<Arc<AppState>>, req: Request) -> Result<Response, ApiError> {
     let now = (st.clock)();
     let ip = client_ip(&req, &st.trusted_proxies)?;
+    let network = st.tagger.tag(ip);
+    limit(&st, &network, now)?;
     let (parts, body) = req.into_parts();
     let bytes = read_body(body, &parts.headers, MAX_BATCH_BYTES).await?;
     let items: Vec<Box<serde_json::value::RawValue>> =
@@ -294,7 +353,6 @@ async fn post_batch(State(st): State<Arc<AppState>>, req: Request) -> Result<Res
     if items.is_empty() {
         return Err(ApiError(StatusCode::BAD_REQUEST, "batch is empty".into()));
     }
-    let network = st.tagger.tag(ip);
     // Up to 500 signature checks (~50 us each): off the async workers, so a
     // batch never stalls other requests, and batches verify on every core.
     let (mut results, to_store, slots) = tokio::task::spawn_blocking(move || {

@@ -30,6 +30,9 @@ pub struct ServerConfig {
     pub evaluate_every_secs: u64,
     /// Peers whose X-Forwarded-For names the client (a load balancer).
     pub trusted_proxies: Vec<IpAddr>,
+    /// Sighting requests (single or batch) per network per minute, counted
+    /// before signatures are checked.
+    pub requests_per_minute: u32,
     pub listing: ListingConfig,
     pub curators: Curators,
 }
@@ -42,6 +45,7 @@ impl Default for ServerConfig {
             secret: PathBuf::from("warden-feed.secret"),
             evaluate_every_secs: 5,
             trusted_proxies: Vec::new(),
+            requests_per_minute: 120,
             listing: ListingConfig::default(),
             curators: Curators::default(),
         }
@@ -75,6 +79,7 @@ pub async fn serve(cfg: ServerConfig) -> anyhow::Result<()> {
     let clock: Clock = api::system_clock();
     let state = Arc::new(AppState {
         store: store.clone(),
+        limiter: api::RequestLimiter::new(cfg.requests_per_minute),
         listing: cfg.listing.clone(),
         curators: cfg.curators.clone(),
         tagger,

@@ -29,6 +29,7 @@ both!(
     api_curation_envelopes_are_checked,
     publish_writes_signed_snapshot_delta_and_timestamp,
     concurrent_ingest_keeps_nonces_and_limits_exact,
+    api_request_flood_is_refused_before_verification,
 );
 
 fn params() -> IngestParams {
@@ -1018,5 +1019,50 @@ async fn concurrent_ingest_keeps_nonces_and_limits_exact(db: TestDb) {
     }
     assert_eq!(accepted, 5);
     assert_eq!(db.store.counts().await.unwrap().sightings, 6);
+    db.drop_pg().await;
+}
+
+async fn api_request_flood_is_refused_before_verification(db: TestDb) {
+    let app = app_with(
+        db.store.clone(),
+        ListingConfig::default(),
+        Curators::default(),
+        3,
+    );
+    for _ in 0..3 {
+        let (status, _) = post(&app, "/v1/sightings", "198.51.100.7:1", b"junk".to_vec()).await;
+        assert_eq!(status, 400);
+    }
+    let k = key(7);
+    let good = sighting(&k, &device("Cam X1"), NOW).sign(&k);
+    let before = db.store.counts().await.unwrap();
+    for path in ["/v1/sightings", "/v1/sightings/batch"] {
+        let (status, json) = post(&app, path, "198.51.100.200:1", good.to_vec()).await;
+        assert_eq!(status, 429, "{path}: {json}");
+        assert!(
+            json["error"]
+                .as_str()
+                .unwrap()
+                .contains("requests this minute"),
+            "{json}"
+        );
+    }
+    assert_eq!(db.store.counts().await.unwrap(), before);
+    // Another network is not affected; the next minute starts afresh.
+    assert_eq!(
+        post(&app, "/v1/sightings", "198.51.101.7:1", good.to_vec())
+            .await
+            .0,
+        202
+    );
+    app.clock
+        .store(NOW + 60, std::sync::atomic::Ordering::SeqCst);
+    let again = sighting(&k, &device("Cam X1"), NOW + 60).sign(&k);
+    assert_eq!(
+        post(&app, "/v1/sightings", "198.51.100.7:1", again.to_vec())
+            .await
+            .0,
+        202
+    );
     db.drop_pg().await;
 }

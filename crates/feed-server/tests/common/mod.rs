@@ -237,10 +237,20 @@ pub struct App {
 }
 
 pub fn app(store: Arc<dyn Store>, listing: ListingConfig, curators: Curators) -> App {
+    app_with(store, listing, curators, 1000)
+}
+
+pub fn app_with(
+    store: Arc<dyn Store>,
+    listing: ListingConfig,
+    curators: Curators,
+    per_minute: u32,
+) -> App {
     let clock = Arc::new(AtomicI64::new(NOW));
     let c = clock.clone();
     let state = Arc::new(AppState {
         store,
+        limiter: api::RequestLimiter::new(per_minute),
         listing,
         curators,
         tagger: NetworkTagger::from_secret([42; 32]),

@@ -282,9 +282,14 @@ impl Browser {
     }
 
     fn screenshot(&mut self, name: &str) -> PathBuf {
+        self.capture(name, true)
+    }
+
+    /// Whole page, or only what the viewport shows (the small copies in docs/img).
+    fn capture(&mut self, name: &str, whole: bool) -> PathBuf {
         let r = self.call(
             "Page.captureScreenshot",
-            json!({"format": "png", "captureBeyondViewport": true}),
+            json!({"format": "png", "captureBeyondViewport": whole}),
         );
         let png = base64::engine::general_purpose::STANDARD
             .decode(r["data"].as_str().unwrap())
@@ -446,6 +451,7 @@ fn dashboard_in_chromium() {
     b.goto(&format!("{base}/"));
     b.assert_fits("device list at phone width");
     b.screenshot("dashboard-devices-phone.png");
+    b.capture("dashboard-devices-phone-top.png", false);
 
     // The quarantined device says why, and what to do.
     let page = format!("/devices/{qmac}");
@@ -456,7 +462,15 @@ fn dashboard_in_chromium() {
     assert!(why.to_lowercase().contains("quarantine"), "{why}");
     let next = b.text("section[aria-labelledby=next]");
     assert!(next.contains("probably infected"), "{next}");
+    // The evidence chart: the window the behaviour was seen, the detection.
+    let chart = b.text("figure.chart figcaption");
+    assert!(chart.contains("moment warden detected it"), "{chart}");
+    assert_eq!(
+        b.eval("document.querySelectorAll('figure.chart svg[role=img] title').length > 0"),
+        json!(true)
+    );
     b.screenshot("dashboard-device-phone.png");
+    b.capture("dashboard-device-phone-top.png", false);
     b.size(DESKTOP);
     b.goto(&format!("{base}{page}"));
     b.screenshot("dashboard-device-desktop.png");

@@ -18,7 +18,7 @@ use warden_decode::Mac;
 use warden_state::OwnerCommand;
 
 use crate::auth::{random_token, same, Refusal, PRE_COOKIE, SESSION_COOKIE, SESSION_LIFETIME};
-use crate::data::{self, DeviceDetail, DeviceSummary, Status, TimelineEntry};
+use crate::data::{self, AlertView, DeviceDetail, DeviceSummary, Status, TimelineEntry};
 use crate::{App, AppError};
 
 const STYLE: &str = "\
@@ -52,6 +52,8 @@ header button{background:transparent;border-color:#fff;min-height:2rem;padding:.
 label{display:block;font-weight:600;margin:.75rem 0 .25rem}\
 input[type=text],input[type=password]{font:inherit;width:100%;max-width:24rem;padding:.5rem;border:1px solid #6b7280;border-radius:.375rem}\
 ul.plain{list-style:none;padding:0}ul.plain li{padding:.5rem 0;border-bottom:1px solid var(--line)}\
+figure.chart{margin:.5rem 0}figure.chart svg{width:100%;height:auto;max-width:40rem;display:block}\
+.box h2:first-child{margin-top:0}dl{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem}dt{color:var(--muted)}dd{margin:0;overflow-wrap:anywhere}\
 .sr-only{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}\
 .skip{position:absolute;left:-999px}.skip:focus{left:1rem;top:1rem;background:#fff;color:#000;padding:.5rem}\
 @media (max-width:40rem){\
@@ -358,10 +360,12 @@ pub(crate) fn render_device(session: &Session, d: &DeviceDetail, notice: Option<
                 h2 id="alerts" { "Alerts (" (d.alerts.len()) ")" }
                 @if d.alerts.is_empty() { p { "None." } }
                 ul.plain {
-                    @for a in &d.alerts {
+                    @for (i, a) in d.alerts.iter().enumerate() {
                         li {
                             strong { (a.kind) } " at " (a.detected_at.replace('T', " ").replace('Z', " UTC"))
                             br; (a.summary)
+                            // Charts for the newest few: the page stays light.
+                            @if i < 5 { @if let Some(chart) = evidence_chart(a) { (chart) } }
                         }
                     }
                 }
@@ -389,6 +393,79 @@ pub(crate) fn render_device(session: &Session, d: &DeviceDetail, notice: Option<
             }
         },
     )
+}
+
+/// Nanoseconds since the epoch of an RFC 3339 time from the evidence.
+fn ns_of(v: &serde_json::Value) -> Option<i64> {
+    let t =
+        time::OffsetDateTime::parse(v.as_str()?, &time::format_description::well_known::Rfc3339)
+            .ok()?;
+    i64::try_from(t.unix_timestamp_nanos()).ok()
+}
+
+/// The alert's figure in words, from its evidence.
+fn evidence_figure(a: &AlertView) -> Option<String> {
+    let e = &a.evidence;
+    let n = |k: &str| e.get(k).and_then(|v| v.as_f64());
+    Some(match a.kind.as_str() {
+        "flood" => format!(
+            "peak {} packets/s over {} hot seconds",
+            n("peak_pps")?,
+            n("hot_seconds")?
+        ),
+        "scan" => format!(
+            "{} first contacts, {:.1} per second",
+            n("attempts")?,
+            n("rate_per_s")?
+        ),
+        "spam" => format!("{} mail servers contacted", n("smtp_servers")?),
+        "brute-force" => format!("{} login attempts", n("attempts")?),
+        _ => return None,
+    })
+}
+
+/// When the behaviour was seen and when warden detected it, as an inline
+/// SVG drawn only from what the database holds (the evidence window and
+/// the detection time; per-second rates are not stored).
+fn evidence_chart(a: &AlertView) -> Option<Markup> {
+    let first = ns_of(a.evidence.get("first_seen")?)?;
+    let last = ns_of(a.evidence.get("last_seen")?)?;
+    let detected = a.detected_at_ns;
+    let lo = first.min(detected);
+    let hi = last.max(detected).max(lo + 1_000_000_000);
+    let pad = (hi - lo) / 10;
+    let (lo, hi) = (lo - pad, hi + pad);
+    let x = |t: i64| 20.0 + 560.0 * (t - lo) as f64 / (hi - lo) as f64;
+    let secs = (last - first) as f64 / 1e9;
+    let clock = |t: i64| {
+        let s = crate::data::rfc3339(warden_detect::Timestamp(t));
+        s.get(11..19).unwrap_or("").to_owned()
+    };
+    let id = format!("chart-{}", a.id);
+    let label = format!(
+        "{} seen from {} to {} ({secs:.0} s); detected at {}",
+        a.kind,
+        clock(first),
+        clock(last),
+        clock(detected)
+    );
+    Some(html! {
+        figure.chart {
+            svg viewBox="0 0 600 96" role="img" aria-labelledby=(id) xmlns="http://www.w3.org/2000/svg" {
+                title id=(id) { (label) }
+                line x1="20" y1="70" x2="580" y2="70" stroke="#4a4a55" stroke-width="1" {}
+                rect x=(format!("{:.1}", x(first))) y="44" width=(format!("{:.1}", (x(last) - x(first)).max(2.0))) height="22" fill="#fca5a5" stroke="#7f1d1d" {}
+                line x1=(format!("{:.1}", x(detected))) y1="22" x2=(format!("{:.1}", x(detected))) y2="74" stroke="#7f1d1d" stroke-width="3" {}
+                text x=(format!("{:.1}", x(detected).min(470.0))) y="16" font-size="13" fill="#1b1b1f" { "detected " (clock(detected)) }
+                text x="20" y="90" font-size="12" fill="#4a4a55" { (clock(lo)) }
+                text x="580" y="90" font-size="12" fill="#4a4a55" text-anchor="end" { (clock(hi)) }
+            }
+            figcaption.muted {
+                "Shaded: the " (a.kind) " behaviour seen (" (format!("{secs:.0}")) " s); line: the moment warden detected it."
+                @if let Some(f) = evidence_figure(a) { " " (f) "." }
+            }
+        }
+    })
 }
 
 fn command_button(

@@ -565,5 +565,19 @@ async fn pages_and_api_show_the_same_devices_and_statuses() {
         );
     }
     assert!(doc["components"]["schemas"]["DeviceSummary"].is_object());
+    // The evidence chart: the window the scan was seen and the detection
+    // moment, from the stored evidence (70 s to 60 s before now).
+    let page = h
+        .get(&format!("/devices/{EVIL}"), Some(&session))
+        .await
+        .body;
+    let svg = &page[page.find("<svg").expect("an evidence chart")..];
+    let svg = &svg[..svg.find("</svg>").unwrap()];
+    assert!(svg.contains("role=\"img\""));
+    assert!(
+        svg.contains("scan seen from") && svg.contains("(10 s); detected at"),
+        "{svg}"
+    );
+    assert!(page.contains("40 first contacts, 4.0 per second"));
     let _ = &h.app;
 }

@@ -103,14 +103,23 @@ pub async fn serve(cfg: ServerConfig) -> anyhow::Result<()> {
     let every = Duration::from_secs(cfg.evaluate_every_secs.max(1));
     let eval_store = store.clone();
     let eval_cfg = cfg.listing.clone();
+    // Every node may evaluate; one at a time does (a lease in the database,
+    // renewed each pass), so two nodes never list the same type twice.
+    let node = format!("{}-{}", std::process::id(), hex::encode(rand::random::<[u8; 8]>()));
+    let lease_secs = (3 * every.as_secs() as i64).max(30);
     let evaluator = tokio::spawn(async move {
         loop {
-            match engine::run_pass(eval_store.as_ref(), &eval_cfg, clock()).await {
-                Ok(r) if r.listed + r.expired > 0 => {
-                    tracing::info!("evaluator: {} listed, {} expired", r.listed, r.expired)
-                }
-                Ok(_) => {}
-                Err(e) => tracing::warn!("evaluator: {e}"),
+            let now = clock();
+            match eval_store.lease("evaluator", &node, now, now + lease_secs).await {
+                Ok(true) => match engine::run_pass(eval_store.as_ref(), &eval_cfg, now).await {
+                    Ok(r) if r.listed + r.expired > 0 => {
+                        tracing::info!("evaluator: {} listed, {} expired", r.listed, r.expired)
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!("evaluator: {e}"),
+                },
+                Ok(false) => {}
+                Err(e) => tracing::warn!("evaluator lease: {e}"),
             }
             tokio::time::sleep(every).await;
         }

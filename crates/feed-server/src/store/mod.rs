@@ -284,6 +284,11 @@ pub trait Store: Send + Sync {
     /// refused for its age.
     async fn purge(&self, now: i64, sightings_before: i64) -> Result<u64>;
 
+    /// Takes or renews the lease `name` for `holder` until `until`, if it is
+    /// free, expired (before `now`) or already `holder`'s. Several server
+    /// nodes share one database; the one holding "evaluator" runs the pass.
+    async fn lease(&self, name: &str, holder: &str, now: i64, until: i64) -> Result<bool>;
+
     /// Runs one SQL statement as is. For tests (the audit trigger) and
     /// operators' maintenance; never called by the server itself.
     async fn execute_raw(&self, sql: &str) -> Result<u64>;

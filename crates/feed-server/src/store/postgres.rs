@@ -98,6 +98,12 @@ CREATE TRIGGER audit_no_change BEFORE UPDATE OR DELETE ON audit
     FOR EACH ROW EXECUTE FUNCTION warden_audit_append_only();
 CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON audit
     FOR EACH STATEMENT EXECUTE FUNCTION warden_audit_append_only();
+"#, r#"
+CREATE TABLE leases (
+    name TEXT PRIMARY KEY,
+    holder TEXT NOT NULL,
+    until BIGINT NOT NULL
+);
 "#];
 
 pub struct PgStore {
@@ -682,6 +688,21 @@ impl Store for PgStore {
         .execute(&self.pool)
         .await?;
         Ok(a.rows_affected() + b.rows_affected() + c.rows_affected())
+    }
+
+    async fn lease(&self, name: &str, holder: &str, now: i64, until: i64) -> Result<bool> {
+        let r = sqlx::query(
+            "INSERT INTO leases (name, holder, until) VALUES ($1, $2, $4)
+             ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, until = excluded.until
+             WHERE leases.until < $3 OR leases.holder = excluded.holder",
+        )
+        .bind(name)
+        .bind(holder)
+        .bind(now)
+        .bind(until)
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected() == 1)
     }
 
     async fn execute_raw(&self, sql: &str) -> Result<u64> {

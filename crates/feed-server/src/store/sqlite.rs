@@ -95,6 +95,12 @@ CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
 BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
 BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+"#, r#"
+CREATE TABLE leases (
+    name TEXT PRIMARY KEY,
+    holder TEXT NOT NULL,
+    until INTEGER NOT NULL
+);
 "#];
 
 pub struct SqliteStore {
@@ -593,6 +599,20 @@ impl Store for SqliteStore {
                 params![sightings_before, PURGE_CHUNK],
             )?;
             Ok((a + b + c) as u64)
+        })
+        .await
+    }
+
+    async fn lease(&self, name: &str, holder: &str, now: i64, until: i64) -> Result<bool> {
+        let (name, holder) = (name.to_string(), holder.to_string());
+        self.with(move |conn| {
+            let n = conn.execute(
+                "INSERT INTO leases (name, holder, until) VALUES (?1, ?2, ?4)
+                 ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, until = excluded.until
+                 WHERE leases.until < ?3 OR leases.holder = excluded.holder",
+                params![name, holder, now, until],
+            )?;
+            Ok(n == 1)
         })
         .await
     }

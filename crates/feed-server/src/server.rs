@@ -105,12 +105,19 @@ pub async fn serve(cfg: ServerConfig) -> anyhow::Result<()> {
     let eval_cfg = cfg.listing.clone();
     // Every node may evaluate; one at a time does (a lease in the database,
     // renewed each pass), so two nodes never list the same type twice.
-    let node = format!("{}-{}", std::process::id(), hex::encode(rand::random::<[u8; 8]>()));
+    let node = format!(
+        "{}-{}",
+        std::process::id(),
+        hex::encode(rand::random::<[u8; 8]>())
+    );
     let lease_secs = (3 * every.as_secs() as i64).max(30);
     let evaluator = tokio::spawn(async move {
         loop {
             let now = clock();
-            match eval_store.lease("evaluator", &node, now, now + lease_secs).await {
+            match eval_store
+                .lease("evaluator", &node, now, now + lease_secs)
+                .await
+            {
                 Ok(true) => match engine::run_pass(eval_store.as_ref(), &eval_cfg, now).await {
                     Ok(r) if r.listed + r.expired > 0 => {
                         tracing::info!("evaluator: {} listed, {} expired", r.listed, r.expired)

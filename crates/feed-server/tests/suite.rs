@@ -1071,10 +1071,31 @@ async fn api_request_flood_is_refused_before_verification(db: TestDb) {
 async fn evaluator_lease_has_one_holder_at_a_time(db: TestDb) {
     let s = db.store.as_ref();
     assert!(s.lease("evaluator", "node-a", NOW, NOW + 30).await.unwrap());
-    assert!(!s.lease("evaluator", "node-b", NOW + 10, NOW + 40).await.unwrap(), "held by a");
-    assert!(s.lease("evaluator", "node-a", NOW + 10, NOW + 40).await.unwrap(), "a renews");
-    assert!(!s.lease("evaluator", "node-b", NOW + 39, NOW + 69).await.unwrap());
-    assert!(s.lease("evaluator", "node-b", NOW + 41, NOW + 71).await.unwrap(), "a's lease expired");
-    assert!(!s.lease("evaluator", "node-a", NOW + 42, NOW + 72).await.unwrap());
+    assert!(
+        !s.lease("evaluator", "node-b", NOW + 10, NOW + 40)
+            .await
+            .unwrap(),
+        "held by a"
+    );
+    assert!(
+        s.lease("evaluator", "node-a", NOW + 10, NOW + 40)
+            .await
+            .unwrap(),
+        "a renews"
+    );
+    assert!(!s
+        .lease("evaluator", "node-b", NOW + 39, NOW + 69)
+        .await
+        .unwrap());
+    assert!(
+        s.lease("evaluator", "node-b", NOW + 41, NOW + 71)
+            .await
+            .unwrap(),
+        "a's lease expired"
+    );
+    assert!(!s
+        .lease("evaluator", "node-a", NOW + 42, NOW + 72)
+        .await
+        .unwrap());
     db.drop_pg().await;
 }

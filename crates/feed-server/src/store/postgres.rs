@@ -10,7 +10,8 @@ use sqlx::{Connection, Row};
 
 use super::*;
 
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE reporters (
     key_id TEXT PRIMARY KEY,
     weight DOUBLE PRECISION NOT NULL,
@@ -98,13 +99,15 @@ CREATE TRIGGER audit_no_change BEFORE UPDATE OR DELETE ON audit
     FOR EACH ROW EXECUTE FUNCTION warden_audit_append_only();
 CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON audit
     FOR EACH STATEMENT EXECUTE FUNCTION warden_audit_append_only();
-"#, r#"
+"#,
+    r#"
 CREATE TABLE leases (
     name TEXT PRIMARY KEY,
     holder TEXT NOT NULL,
     until BIGINT NOT NULL
 );
-"#];
+"#,
+];
 
 pub struct PgStore {
     pool: PgPool,

@@ -12,7 +12,8 @@ use rusqlite::{params, Connection, OptionalExtension};
 use super::*;
 
 /// Migrations, in order; `schema_migrations` records the applied ones.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE reporters (
     key_id TEXT PRIMARY KEY,
     weight REAL NOT NULL,
@@ -95,13 +96,15 @@ CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
 BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
 BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
-"#, r#"
+"#,
+    r#"
 CREATE TABLE leases (
     name TEXT PRIMARY KEY,
     holder TEXT NOT NULL,
     until INTEGER NOT NULL
 );
-"#];
+"#,
+];
 
 pub struct SqliteStore {
     conn: Arc<Mutex<Connection>>,

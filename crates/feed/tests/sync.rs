@@ -778,3 +778,65 @@ fn thresholds_need_distinct_keys_of_the_role() {
     );
     assert_eq!(c.root().version, 1);
 }
+
+/// Re-signs delta.1-2.json with `edit` applied and points the timestamp at it.
+fn resign_delta(w: &World, edit: impl FnOnce(&mut warden_feed::Delta)) {
+    let path = w.out.join("delta.1-2.json");
+    let env = Envelope::from_slice(&fs::read(&path).unwrap(), 1 << 24).unwrap();
+    let mut delta: warden_feed::Delta = serde_json::from_slice(&env.payload).unwrap();
+    edit(&mut delta);
+    let bytes = Envelope::sign(warden_feed::PAYLOAD_DELTA, &delta, &[&w.feed_key]).to_vec();
+    fs::write(&path, &bytes).unwrap();
+    let mut ts = w.timestamp();
+    ts.deltas[0].sha256 = warden_feed::sha256_hex(&bytes);
+    ts.deltas[0].size = bytes.len() as u64;
+    w.write_timestamp(&ts, &[&w.feed_key]);
+}
+
+#[test]
+fn inconsistent_expired_or_wrong_deltas_fall_back_and_say_why() {
+    type Check = fn(&SyncError) -> bool;
+    let cases: [(fn(&mut warden_feed::Delta), Check); 4] = [
+        // A delta that claims other versions than the timestamp names.
+        (
+            |d| d.from = 0,
+            |e| matches!(e, SyncError::Inconsistent { .. }),
+        ),
+        // An expired delta.
+        (
+            |d| d.expires = T0,
+            |e| matches!(e, SyncError::Expired { .. }),
+        ),
+        // Unsorted upserts.
+        (
+            |d| d.upserts.reverse(),
+            |e| matches!(e, SyncError::Malformed { .. }),
+        ),
+        // A validly signed delta that does not lead to the signed listings
+        // (a removal left out): the merged result's hash is wrong.
+        (
+            |d| {
+                d.removals.pop();
+            },
+            |e| matches!(e, SyncError::HashMismatch { document } if document.starts_with("listings after deltas")),
+        ),
+    ];
+    for (i, (edit, check)) in cases.into_iter().enumerate() {
+        let w = world();
+        w.publish(feed(0..40), T0);
+        let mut c = w.client();
+        c.sync(&w.fetcher(), T0).unwrap();
+        let v2 = feed(5..45);
+        w.publish(v2.clone(), T0 + 60);
+        resign_delta(&w, edit);
+        let r = c.sync(&w.fetcher(), T0 + 60).unwrap();
+        assert_eq!(r.via, Via::Snapshot, "case {i}");
+        let why = r.delta_refused.as_ref().expect("the delta was refused");
+        assert!(check(why), "case {i}: {why}");
+        assert_eq!(
+            sorted_ids(&c.listings().unwrap()),
+            sorted_ids(&v2),
+            "case {i}"
+        );
+    }
+}

@@ -795,8 +795,9 @@ fn resign_delta(w: &World, edit: impl FnOnce(&mut warden_feed::Delta)) {
 
 #[test]
 fn inconsistent_expired_or_wrong_deltas_fall_back_and_say_why() {
+    type Edit = fn(&mut warden_feed::Delta);
     type Check = fn(&SyncError) -> bool;
-    let cases: [(fn(&mut warden_feed::Delta), Check); 4] = [
+    let cases: [(Edit, Check); 4] = [
         // A delta that claims other versions than the timestamp names.
         (
             |d| d.from = 0,

@@ -1,4 +1,5 @@
-//! `warden model lint|render|schema`: device threat models (docs/threat-models.md).
+//! `warden model lint|render|schema|verify`: device threat models
+//! (docs/threat-models.md, docs/profiles.md).
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -43,6 +44,24 @@ enum Cmd {
     },
     /// Print the JSON Schema of the threat model format (docs/schema/threat-model-v1.json).
     Schema,
+    /// Check a capture of the device against the network behaviour its model
+    /// declares, and list every flow the model does not declare
+    /// (docs/profiles.md). Exit status: 0 all declared, 1 undeclared flows,
+    /// 2 unusable input.
+    Verify {
+        /// The model (YAML or JSON).
+        model: PathBuf,
+        /// A capture of the device (pcap or pcapng).
+        #[arg(long)]
+        capture: PathBuf,
+        /// The device's MAC; by default the one device of the capture whose
+        /// identified model, or else vendor, is the model's.
+        #[arg(long)]
+        device: Option<String>,
+        /// Output: text for people, or json.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -126,6 +145,12 @@ pub fn run(args: Args) -> Result<ExitCode> {
             println!("{}\n{}", page.display(), label.display());
             Ok(ExitCode::SUCCESS)
         }
+        Cmd::Verify {
+            model,
+            capture,
+            device,
+            format,
+        } => verify(&model, &capture, device.as_deref(), format),
         Cmd::Schema => {
             std::io::stdout()
                 .lock()
@@ -171,4 +196,161 @@ fn read(path: &Path) -> Result<Loaded> {
             list.join("\n")
         )
     })
+}
+
+/// `warden model verify`: the capture's flows of the device against the model.
+fn verify(model: &Path, capture: &Path, device: Option<&str>, format: Format) -> Result<ExitCode> {
+    use warden_capture::FrameSource;
+    let loaded = match read(model) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("warden: {e:#}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let m = &loaded.model;
+    let mac = match device {
+        Some(d) => d
+            .parse::<warden_decode::Mac>()
+            .map_err(|_| anyhow::anyhow!("{d:?} is not a MAC address"))?,
+        None => find_device(capture, &m.identity.vendor, &m.identity.model)?,
+    };
+    let mut observer = warden_profile::Observer::new(mac);
+    let mut source = warden_capture::PcapFile::open(capture)
+        .with_context(|| format!("opening {}", capture.display()))?;
+    source
+        .run(&mut |f| {
+            if let Ok(p) = warden_decode::decode(f.link, f.data) {
+                observer.packet(f.ts_ns, &p);
+            }
+        })
+        .with_context(|| format!("reading {}", capture.display()))?;
+    let profile = warden_profile::Profile::from_model(&m.network);
+    let report = observer.report(&profile, warden_oui::lookup(mac.0).vendor);
+    match format {
+        Format::Json | Format::Sarif => println!("{}", serde_json::to_string_pretty(&report)?),
+        Format::Text => print!("{}", verify_text(m, capture, &report)),
+    }
+    Ok(if report.undeclared.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// The device of a capture that the model describes: identified model
+/// first, then registry vendor; exactly one, or an error naming them.
+fn find_device(capture: &Path, vendor: &str, model: &str) -> Result<warden_decode::Mac> {
+    use warden_capture::FrameSource;
+    let mut pipeline = warden_pipeline::Pipeline::new(&warden_pipeline::Config::default());
+    let mut source = warden_capture::PcapFile::open(capture)
+        .with_context(|| format!("opening {}", capture.display()))?;
+    source.run(&mut |f| pipeline.process(&f, &mut warden_pipeline::CollectOnly))?;
+    let devices: Vec<_> = pipeline.devices().iter().collect();
+    let by_model: Vec<_> = devices
+        .iter()
+        .filter(|d| {
+            d.identity
+                .model()
+                .is_some_and(|x| x.eq_ignore_ascii_case(model))
+        })
+        .collect();
+    let vendor_l = vendor.to_lowercase();
+    let by_vendor: Vec<_> = devices
+        .iter()
+        .filter(|d| {
+            d.vendor().is_some_and(|v| {
+                v.to_lowercase().contains(&vendor_l) || vendor_l.contains(&v.to_lowercase())
+            })
+        })
+        .collect();
+    let pick = if by_model.len() == 1 {
+        &by_model
+    } else {
+        &by_vendor
+    };
+    match pick.as_slice() {
+        [one] => Ok(one.mac),
+        [] => bail!(
+            "no device of {} looks like {vendor} {model}; name it with --device MAC",
+            capture.display()
+        ),
+        many => bail!(
+            "several devices of {} could be {vendor} {model} ({}); name one with --device MAC",
+            capture.display(),
+            many.iter()
+                .map(|d| d.mac.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+fn verify_text(
+    m: &warden_model::ThreatModel,
+    capture: &Path,
+    r: &warden_profile::Report,
+) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "{} {} (model) against {}, device {}",
+        report::printable(&m.identity.vendor),
+        report::printable(&m.identity.model),
+        capture.display(),
+        r.device
+    );
+    let _ = writeln!(
+        s,
+        "{} flows seen: {} declared by the model, {} not declared.",
+        r.flows,
+        r.allowed_flows,
+        r.undeclared.len()
+    );
+    if !r.undeclared.is_empty() {
+        let _ = writeln!(s, "\nNot declared (busiest first):");
+        for f in &r.undeclared {
+            let peer = if f.names.is_empty() {
+                f.peer.to_string()
+            } else {
+                format!("{} ({})", f.peer, report::printable(&f.names.join(", ")))
+            };
+            let (verb, port) = match (f.direction, f.port) {
+                ("from-device", 0) => ("to", String::new()),
+                ("from-device", p) => ("to", format!(" port {p}")),
+                (_, 0) => ("from", String::new()),
+                (_, p) => ("from", format!(", device port {p}")),
+            };
+            let _ = writeln!(
+                s,
+                "  {} {verb} {peer}{port}: {} packets",
+                f.protocol.as_str(),
+                f.packets
+            );
+        }
+    }
+    let _ = writeln!(s, "\nDeclared:");
+    for d in &r.declared {
+        let state = if !d.verifiable {
+            "not checkable from a capture (the network names its controller)".to_owned()
+        } else if d.packets == 0 {
+            "not seen".to_owned()
+        } else {
+            format!("{} packets", d.packets)
+        };
+        let _ = writeln!(s, "  {}: {state}", report::printable(&d.rule));
+    }
+    let _ = writeln!(
+        s,
+        "\nNot judged: {} packets of network plumbing (DHCP, ARP, neighbour discovery), {} others (TCP of connections opened before the capture, ICMP errors, other protocols){}.",
+        r.stats.infrastructure,
+        r.stats.unjudged,
+        if r.stats.over_capacity > 0 {
+            format!(", {} beyond the observer's bounds", r.stats.over_capacity)
+        } else {
+            String::new()
+        }
+    );
+    s
 }

@@ -512,6 +512,56 @@ fn dashboard_in_chromium() {
         "the cross-site form queued something"
     );
 
+    // The guard carries the release out: a quiet capture whose clock starts
+    // after the household's, replayed by `warden run` on the same database.
+    // Its last nftables script no longer quarantines the device, and the
+    // dashboard shows the decision ended by the release.
+    let after = store
+        .devices()
+        .unwrap()
+        .iter()
+        .map(|d| d.last_seen.0)
+        .max()
+        .unwrap();
+    let quiet = dir.path().join("quiet.pcap");
+    run_ok(
+        warden()
+            .args([
+                "simulate",
+                "--scenario",
+                "benign",
+                "--duration",
+                "60",
+                "--start",
+            ])
+            .arg((after / 1_000_000_000 + 2).to_string())
+            .arg("-o")
+            .arg(&quiet),
+    );
+    let out = warden()
+        .arg("run")
+        .arg("--replay")
+        .arg(&quiet)
+        .args(["--dry-run", "--db"])
+        .arg(&db)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        log.contains(&format!("the owner asked to release {qmac}")),
+        "{log}"
+    );
+    let script = String::from_utf8_lossy(&out.stdout);
+    let last = script.rsplit("# nftables for").next().unwrap();
+    assert!(!last.contains(&qmac), "{qmac} still in the rules:\n{last}");
+    assert!(store.pending_commands().unwrap().is_empty());
+    b.goto(&format!("{base}{page}"));
+    assert!(!b.text("h1").contains("Quarantined"), "{}", b.text("h1"));
+    let decisions = b.text("section[aria-labelledby=decisions]");
+    assert!(decisions.contains("(released)"), "{decisions}");
+    b.screenshot("dashboard-device-released.png");
+
     // Each page's own figures, on a fresh load (GET) at desktop size.
     for (name, path) in [
         ("device list", "/".to_owned()),

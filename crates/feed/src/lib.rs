@@ -41,7 +41,10 @@ pub const MAX_SIGHTING_BYTES: usize = 16 * 1024;
 pub const MAX_ROOT_BYTES: usize = 1024 * 1024;
 pub const MAX_TIMESTAMP_BYTES: usize = 1024 * 1024;
 /// Default cap on one snapshot file (configurable in the client).
-pub const DEFAULT_MAX_SNAPSHOT_BYTES: u64 = 256 * 1024 * 1024;
+/// A million listings take 428 MiB (docs/feed.md): the default admits that
+/// with room. The snapshot is streamed to disk and matched line by line, so
+/// this bounds disk, not memory; a router with little flash lowers it.
+pub const DEFAULT_MAX_SNAPSHOT_BYTES: u64 = 1024 * 1024 * 1024;
 /// Default cap on one delta file.
 pub const DEFAULT_MAX_DELTA_BYTES: u64 = 64 * 1024 * 1024;
 /// One listing line of a snapshot is at most this long.

@@ -785,9 +785,15 @@ async fn setup_submit(
         )
             .into_response();
     }
-    match app.auth.setup(ip, &f.code, &f.password) {
-        Ok(token) => logged_in(&token),
-        Err(r) => refused(r, |m| setup_form(&f.csrf, Some(m))),
+    // Argon2 takes tens of milliseconds: off the async thread.
+    let auth_app = app.clone();
+    let (code, password) = (f.code, f.password);
+    let result =
+        tokio::task::spawn_blocking(move || auth_app.auth.setup(ip, &code, &password)).await;
+    match result {
+        Ok(Ok(token)) => logged_in(&token),
+        Ok(Err(r)) => refused(r, |m| setup_form(&f.csrf, Some(m))),
+        Err(e) => AppError(anyhow::anyhow!("setup: {e}")).into_response(),
     }
 }
 

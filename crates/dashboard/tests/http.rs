@@ -523,6 +523,8 @@ async fn pages_and_api_show_the_same_devices_and_statuses() {
     assert_eq!(status(EVIL), "quarantined");
     assert_eq!(status(LISTED), "listed-by-feed");
     assert_eq!(status(QUIET), "ok");
+    assert_eq!(status(LIMITED), "limited");
+    assert_eq!(status(WATCHED), "watched");
     // Most recently seen first, in the page as in the API.
     let page = h.get("/", Some(&session)).await.body;
     let pos = |m: &str| page.find(m).unwrap();
@@ -580,4 +582,37 @@ async fn pages_and_api_show_the_same_devices_and_statuses() {
     );
     assert!(page.contains("40 first contacts, 4.0 per second"));
     let _ = &h.app;
+}
+
+/// What `warden run` calls: a dashboard on its own thread, reachable at
+/// once, stopped cleanly.
+#[test]
+fn spawn_serves_on_its_own_thread_and_stops() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("warden.db");
+    fill(&db);
+    let running =
+        warden_dashboard::spawn(Config::new(&db, "127.0.0.1:0".parse().unwrap())).unwrap();
+    assert!(running.addr.ip().is_loopback() && running.addr.port() != 0);
+    assert!(running.setup_code.is_some());
+    assert!(running.is_running());
+    let mut conn = std::net::TcpStream::connect(running.addr).unwrap();
+    write!(
+        conn,
+        "GET / HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+        running.addr
+    )
+    .unwrap();
+    let mut reply = String::new();
+    conn.read_to_string(&mut reply).unwrap();
+    assert!(reply.starts_with("HTTP/1.1 303"), "{reply}");
+    assert!(
+        reply.to_ascii_lowercase().contains("location: /setup"),
+        "{reply}"
+    );
+    let addr = running.addr;
+    running.stop().unwrap();
+    // Stopped: nothing listens there any more.
+    assert!(std::net::TcpStream::connect(addr).is_err());
 }

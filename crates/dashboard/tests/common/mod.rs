@@ -20,6 +20,8 @@ pub fn mac(s: &str) -> Mac {
 pub const EVIL: &str = "02:00:00:00:00:01";
 pub const QUIET: &str = "02:00:00:00:00:02";
 pub const LISTED: &str = "02:00:00:00:00:03";
+pub const LIMITED: &str = "02:00:00:00:00:04";
+pub const WATCHED: &str = "02:00:00:00:00:05";
 
 pub fn now() -> Timestamp {
     Timestamp(time::OffsetDateTime::now_utc().unix_timestamp_nanos() as i64)
@@ -82,6 +84,20 @@ pub fn fill(db: &Path) {
                 vendor: Some("Camera Co".to_owned()),
                 identity: None,
             },
+            DeviceRecord {
+                mac: mac(LIMITED),
+                first_seen: Timestamp(t.0 - 3 * HOUR),
+                last_seen: Timestamp(t.0 - 3 * HOUR),
+                vendor: None,
+                identity: None,
+            },
+            DeviceRecord {
+                mac: mac(WATCHED),
+                first_seen: Timestamp(t.0 - 4 * HOUR),
+                last_seen: Timestamp(t.0 - 4 * HOUR),
+                vendor: None,
+                identity: None,
+            },
         ])
         .unwrap();
     let alert = Alert {
@@ -107,6 +123,12 @@ pub fn fill(db: &Path) {
             &format!("It scanned 40 addresses {HOSTILE}"),
         )
         .unwrap();
+    // An alert two hours ago and no decision: watched.
+    let mut old_alert = alert.clone();
+    old_alert.detected_at = Timestamp(t.0 - 2 * HOUR);
+    store
+        .record_alert(mac(WATCHED), &old_alert, "It scanned, briefly.")
+        .unwrap();
     store
         .record_changes(&[
             Change::Started(decision(
@@ -126,6 +148,18 @@ pub fn fill(db: &Path) {
                     entry: "WF-2026-0001".to_owned(),
                 },
                 "The feed lists this camera's firmware as being taken over.",
+            )),
+            Change::Started(decision(
+                3,
+                LIMITED,
+                Action::RateLimit {
+                    packets_per_s: 100,
+                    bytes_per_s: 125_000,
+                },
+                Source::Automatic {
+                    alert: AlertKind::Flood,
+                },
+                "It flooded a host on the internet.",
             )),
         ])
         .unwrap();

@@ -102,6 +102,9 @@ pub struct Auth {
     code: Mutex<Option<String>>,
     sessions: Mutex<HashMap<String, Session>>,
     failures: Mutex<Failures>,
+    /// One Argon2 computation at a time: each takes 19 MiB, and a router
+    /// must not run out of memory because many logins arrive at once.
+    argon: Mutex<()>,
 }
 
 impl Auth {
@@ -127,6 +130,7 @@ impl Auth {
                 code: Mutex::new(code.clone()),
                 sessions: Mutex::default(),
                 failures: Mutex::default(),
+                argon: Mutex::default(),
             },
             code,
         ))
@@ -193,8 +197,10 @@ impl Auth {
 
     /// First visit: the setup code and a new password. Returns a session.
     pub fn setup(&self, addr: IpAddr, code: &str, password: &str) -> Result<String, Refusal> {
-        self.check_limit(addr)?;
         let mut current = self.code.lock().unwrap();
+        // Checked under the lock: concurrent attempts cannot all pass it
+        // before the first failure is counted.
+        self.check_limit(addr)?;
         let Some(expected) = current.as_deref() else {
             return Err(Refusal::NoSetup);
         };
@@ -203,7 +209,10 @@ impl Auth {
             return Err(Refusal::Wrong);
         }
         check_strength(password)?;
-        let hash = hash_password(password).map_err(|_| Refusal::Weak("could not hash"))?;
+        let hash = {
+            let _one = self.argon.lock().unwrap_or_else(|p| p.into_inner());
+            hash_password(password).map_err(|_| Refusal::Weak("could not hash"))?
+        };
         if write_private(&self.file, &hash).is_err() {
             return Err(Refusal::Weak("could not save the password file"));
         }
@@ -216,11 +225,14 @@ impl Auth {
 
     /// Returns a new session for the right password.
     pub fn login(&self, addr: IpAddr, password: &str) -> Result<String, Refusal> {
-        self.check_limit(addr)?;
         let hash = self.hash.lock().unwrap().clone();
         let Some(hash) = hash else {
             return Err(Refusal::NoSetup);
         };
+        let _one = self.argon.lock().unwrap_or_else(|p| p.into_inner());
+        // Checked under the lock: concurrent attempts cannot all pass it
+        // before the first failure is counted.
+        self.check_limit(addr)?;
         let ok = password.len() <= MAX_PASSWORD
             && PasswordHash::new(&hash)
                 .map(|h| {
@@ -350,6 +362,27 @@ mod tests {
             auth.login(addr(99), "the right password"),
             Err(Refusal::RateLimited(_))
         ));
+    }
+
+    #[test]
+    fn concurrent_guesses_get_no_more_tries_than_the_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("auth");
+        std::fs::write(&file, hash_password("the right password").unwrap()).unwrap();
+        let (auth, _) = Auth::load(&file).unwrap();
+        let auth = std::sync::Arc::new(auth);
+        let threads: Vec<_> = (0..12)
+            .map(|i| {
+                let auth = auth.clone();
+                std::thread::spawn(move || auth.login(addr(1), &format!("guess {i:02} nope")))
+            })
+            .collect();
+        let wrong = threads
+            .into_iter()
+            .map(|t| t.join().unwrap())
+            .filter(|r| *r == Err(Refusal::Wrong))
+            .count();
+        assert_eq!(wrong, MAX_FAILURES as usize, "passwords actually tried");
     }
 
     #[test]

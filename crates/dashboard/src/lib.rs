@@ -36,6 +36,10 @@ pub use auth::Auth;
 /// Where the dashboard listens unless told otherwise: loopback only.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 
+/// Requests served at once (each holds at most one SQLite query or one
+/// Argon2 hash of 19 MiB).
+pub const MAX_CONCURRENT: usize = 8;
+
 /// How to run the dashboard.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -246,6 +250,8 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(api::routes())
         // Forms and API bodies are small; refuse anything bigger.
         .layer(DefaultBodyLimit::max(16 * 1024))
+        // Requests beyond this wait their turn instead of taking memory.
+        .layer(tower::limit::ConcurrencyLimitLayer::new(MAX_CONCURRENT))
         .layer(axum::middleware::from_fn_with_state(app.clone(), guard))
         .with_state(app)
 }

@@ -19,7 +19,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use warden_decode::Mac;
-use warden_feed::{DeviceFacts, DeviceSet, FeedMatch, HttpFetcher, TrustedFeed, Via};
+use warden_feed::{
+    DeviceFacts, DeviceSet, FeedMatch, HttpFetcher, KeyPair, Sighting, TrustedFeed, Via,
+};
 use warden_pipeline::FeedConfig;
 
 /// What the feed thread tells the guard.
@@ -277,20 +279,26 @@ pub struct ReportStats {
 }
 
 /// Sends signed sightings to a feed server's `POST /v1/sightings`.
+///
+/// Each sighting waits a random time of up to `jitter` before it is signed
+/// and sent (its `sent_at` is the moment it is sent), so that the moment a
+/// sighting arrives does not tell the server when the household's device
+/// misbehaved; the sighting itself only says which hour. What is still
+/// waiting when the guard stops is sent at once.
 pub struct Reporter {
-    tx: Option<SyncSender<Vec<u8>>>,
+    tx: Option<SyncSender<Sighting>>,
     worker: Option<JoinHandle<ReportStats>>,
     /// Not queued: the queue was full.
     pub dropped: u64,
 }
 
 impl Reporter {
-    pub fn start(server: &str) -> Reporter {
+    pub fn start(server: &str, key: KeyPair, jitter: Duration) -> Reporter {
         let url = format!("{}/v1/sightings", server.trim_end_matches('/'));
-        let (tx, rx) = sync_channel::<Vec<u8>>(REPORT_QUEUE);
+        let (tx, rx) = sync_channel::<Sighting>(REPORT_QUEUE);
         let worker = std::thread::Builder::new()
             .name("warden-sightings".into())
-            .spawn(move || report_all(&url, rx))
+            .spawn(move || report_all(&url, &key, jitter, rx))
             .ok();
         Reporter {
             tx: Some(tx),
@@ -299,15 +307,15 @@ impl Reporter {
         }
     }
 
-    /// Queues one signed envelope (its JSON bytes); never blocks.
-    pub fn send(&mut self, body: Vec<u8>) {
+    /// Queues a sighting; never blocks.
+    pub fn send(&mut self, sighting: Sighting) {
         let Some(tx) = &self.tx else { return };
-        if tx.try_send(body).is_err() {
+        if tx.try_send(sighting).is_err() {
             self.dropped += 1;
         }
     }
 
-    /// Delivers what is queued (waiting at most `limit`), then stops.
+    /// Sends what is queued at once (waiting at most `limit`), then stops.
     pub fn finish(mut self, limit: Duration) -> ReportStats {
         self.tx.take();
         let Some(worker) = self.worker.take() else {
@@ -325,45 +333,79 @@ impl Reporter {
     }
 }
 
-fn report_all(url: &str, rx: Receiver<Vec<u8>>) -> ReportStats {
+fn report_all(url: &str, key: &KeyPair, jitter: Duration, rx: Receiver<Sighting>) -> ReportStats {
+    use rand::Rng as _;
     let agent = ureq::AgentBuilder::new()
         .timeout(Duration::from_secs(10))
         .user_agent(concat!("warden/", env!("CARGO_PKG_VERSION")))
         .build();
     let mut stats = ReportStats::default();
-    for body in rx {
-        let mut delay = Duration::from_secs(2);
-        for attempt in 1..=REPORT_ATTEMPTS {
-            let result = agent
-                .post(url)
-                .set("Content-Type", "application/json")
-                .send_bytes(&body);
-            match result {
-                Ok(_) => {
-                    stats.accepted += 1;
-                    break;
+    let mut waiting: Vec<(Instant, Sighting)> = Vec::new();
+    let mut open = true;
+    while open || !waiting.is_empty() {
+        let next_due = waiting.iter().map(|(due, _)| *due).min();
+        if open {
+            let wait = next_due
+                .map(|d| d.saturating_duration_since(Instant::now()))
+                .unwrap_or(Duration::from_secs(3600));
+            match rx.recv_timeout(wait) {
+                Ok(s) => {
+                    let delay = if jitter.is_zero() {
+                        Duration::ZERO
+                    } else {
+                        rand::thread_rng().gen_range(Duration::ZERO..jitter)
+                    };
+                    waiting.push((Instant::now() + delay, s));
+                    continue;
                 }
-                Err(ureq::Error::Status(code, resp)) if code != 429 && code < 500 => {
-                    let why = resp.into_string().unwrap_or_default();
-                    eprintln!(
-                        "warden: feed server refused a sighting ({code}): {}",
-                        why.chars().take(200).collect::<String>()
-                    );
-                    stats.refused += 1;
-                    break;
-                }
-                Err(e) if attempt == REPORT_ATTEMPTS => {
-                    eprintln!("warden: a sighting could not be sent: {e}");
-                    stats.failed += 1;
-                }
-                Err(_) => {
-                    std::thread::sleep(delay);
-                    delay *= 2;
-                }
+                Err(RecvTimeoutError::Timeout) => {}
+                // The guard stops: send what waits, now.
+                Err(RecvTimeoutError::Disconnected) => open = false,
             }
+        }
+        let now = Instant::now();
+        let (due, later): (Vec<_>, Vec<_>) =
+            waiting.drain(..).partition(|(d, _)| !open || *d <= now);
+        waiting = later;
+        for (_, mut sighting) in due {
+            sighting.sent_at = unix_now();
+            post(&agent, url, &sighting.sign(key).to_vec(), &mut stats);
         }
     }
     stats
+}
+
+fn post(agent: &ureq::Agent, url: &str, body: &[u8], stats: &mut ReportStats) {
+    let mut delay = Duration::from_secs(2);
+    for attempt in 1..=REPORT_ATTEMPTS {
+        match agent
+            .post(url)
+            .set("Content-Type", "application/json")
+            .send_bytes(body)
+        {
+            Ok(_) => {
+                stats.accepted += 1;
+                return;
+            }
+            Err(ureq::Error::Status(code, resp)) if code != 429 && code < 500 => {
+                let why = resp.into_string().unwrap_or_default();
+                eprintln!(
+                    "warden: feed server refused a sighting ({code}): {}",
+                    why.chars().take(200).collect::<String>()
+                );
+                stats.refused += 1;
+                return;
+            }
+            Err(e) if attempt == REPORT_ATTEMPTS => {
+                eprintln!("warden: a sighting could not be sent: {e}");
+                stats.failed += 1;
+            }
+            Err(_) => {
+                std::thread::sleep(delay);
+                delay *= 2;
+            }
+        }
+    }
 }
 
 /// `warden feed sync`: one sync by hand, with the configured feed.

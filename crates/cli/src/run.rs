@@ -107,7 +107,9 @@ struct Guard {
     /// Clock second of the next feed check.
     next_feed_check_s: i64,
     feed_check_interval_s: i64,
-    /// Sightings to the feed server, when `[feed] report_url` is set.
+    /// Sightings to the feed server, when `[feed] report_url` is set, and
+    /// the router's key (in the sighting as the reporter; the sending
+    /// thread signs with its copy).
     reporter: Option<(Reporter, KeyPair)>,
     /// (device, alert kind) -> the hour of its last sighting sent: one per
     /// incident kind per hour, as a sighting's window is an hour.
@@ -414,7 +416,7 @@ impl Guard {
             self.reported.retain(|_, h| *h >= hour - 1);
         }
         if let Ok(sighting) = Sighting::from_device(device, alert, key, unix_now()) {
-            reporter.send(sighting.sign(key).to_vec());
+            reporter.send(sighting);
         }
     }
 
@@ -704,7 +706,12 @@ pub fn run(mut args: Args) -> Result<ExitCode> {
             cfg.feed.report_url,
             key.key_id().as_str()
         ));
-        Some((Reporter::start(&cfg.feed.report_url), key))
+        let jitter = std::time::Duration::from_secs(cfg.feed.report_jitter_s.min(3_600));
+        // The sending thread signs with a key of its own, read from the same file.
+        let signer = KeyPair::load(&cfg.feed.key)
+            .with_context(|| format!("this router's feed key {}", cfg.feed.key.display()))?;
+        let sender = Reporter::start(&cfg.feed.report_url, signer, jitter);
+        Some((sender, key))
     };
     store.record_changes(&repairs)?;
     let mut guard = Guard {

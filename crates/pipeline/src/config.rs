@@ -45,6 +45,10 @@ pub struct FeedConfig {
     pub report_url: String,
     /// This router's Ed25519 key, created (mode 0600) on first use.
     pub key: std::path::PathBuf,
+    /// Each sighting is signed and sent after a random delay of up to this
+    /// many seconds (at most 3600), so its arrival does not date the
+    /// incident more finely than its one-hour window.
+    pub report_jitter_s: u64,
 }
 
 impl Default for FeedConfig {
@@ -57,6 +61,7 @@ impl Default for FeedConfig {
             check_interval_s: 60,
             report_url: String::new(),
             key: "/var/lib/warden/router.key".into(),
+            report_jitter_s: 300,
         }
     }
 }

@@ -205,6 +205,9 @@ mod server {
         id: String,
         #[arg(long)]
         reason: String,
+        /// The evidence was wrong: the reporters credited for the listing lose that credit and its weight.
+        #[arg(long)]
+        false_positive: bool,
     }
 
     #[derive(clap::Args)]
@@ -355,6 +358,7 @@ mod server {
         curate(
             &a.db,
             Change::Delist {
+                false_positive: a.false_positive,
                 id: a.id,
                 reason: a.reason,
             },

@@ -48,7 +48,14 @@ pub enum Change {
     },
     /// Take a listing off the feed; evidence cannot list it again until an
     /// operator relists it. Operators only.
-    Delist { id: String, reason: String },
+    Delist {
+        id: String,
+        reason: String,
+        /// The evidence was wrong: the reporters credited for this listing
+        /// lose that corroboration and the weight it gave them.
+        #[serde(default)]
+        false_positive: bool,
+    },
     /// Devices under `mac_prefix` (and `model`, if given) on `fixed_in` or
     /// later stop matching. Vendors, for prefixes registered to them, and operators.
     MarkFixed {
@@ -275,7 +282,7 @@ pub fn validate(change: &Change) -> Result<(), CurationError> {
                 }
             }
         }
-        Change::Delist { id, reason } => {
+        Change::Delist { id, reason, .. } => {
             text("reason", reason, 500)?;
             if !is_hex32(id) {
                 return Err(CurationError::Invalid(
@@ -405,6 +412,7 @@ pub async fn apply(
                     corroborate: Vec::new(),
                     weights,
                     evaluated: None,
+                    withdraw_corroboration: false,
                 })
                 .await?;
             Ok(Applied {
@@ -412,7 +420,11 @@ pub async fn apply(
                 listings: vec![id],
             })
         }
-        Change::Delist { id, reason } => {
+        Change::Delist {
+            id,
+            reason,
+            false_positive,
+        } => {
             let row = store
                 .listing(id)
                 .await?
@@ -429,7 +441,11 @@ pub async fn apply(
                     audit: Some(NewAudit {
                         at: now,
                         actor: who,
-                        action: "delist".into(),
+                        action: if *false_positive {
+                            "delist-false-positive".into()
+                        } else {
+                            "delist".into()
+                        },
                         listing_id: Some(id.clone()),
                         reason: reason.clone(),
                         detail,
@@ -437,6 +453,7 @@ pub async fn apply(
                     corroborate: Vec::new(),
                     weights,
                     evaluated: None,
+                    withdraw_corroboration: *false_positive,
                 })
                 .await?;
             Ok(Applied {
@@ -506,6 +523,7 @@ pub async fn apply(
                             corroborate: Vec::new(),
                             weights,
                             evaluated: None,
+                            withdraw_corroboration: false,
                         })
                         .await?;
                     changed.push(l.id);

@@ -327,6 +327,7 @@ pub async fn evaluate_device(
                     corroborate: Vec::new(),
                     weights: cfg.weights(),
                     evaluated: Some((key.to_string(), ev.counter)),
+                    withdraw_corroboration: false,
                 })
                 .await?;
             Ok(Evaluated::Updated(l.id))
@@ -403,6 +404,7 @@ pub async fn evaluate_device(
                     corroborate: a.contributors.clone(),
                     weights: cfg.weights(),
                     evaluated: Some((key.to_string(), ev.counter)),
+                    withdraw_corroboration: false,
                 })
                 .await?;
             Ok(Evaluated::Listed(id))
@@ -469,6 +471,7 @@ pub async fn run_pass(store: &dyn Store, cfg: &ListingConfig, now: i64) -> Resul
                     corroborate: Vec::new(),
                     weights: cfg.weights(),
                     evaluated: None,
+                    withdraw_corroboration: false,
                 })
                 .await?;
             rep.expired += 1;

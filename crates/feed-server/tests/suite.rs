@@ -31,6 +31,7 @@ both!(
     concurrent_ingest_keeps_nonces_and_limits_exact,
     api_request_flood_is_refused_before_verification,
     evaluator_lease_has_one_holder_at_a_time,
+    false_positive_delist_takes_back_the_weight_it_gave,
 );
 
 fn params() -> IngestParams {
@@ -67,6 +68,7 @@ async fn audit_log_refuses_update_and_delete(db: TestDb) {
         corroborate: vec![],
         weights: ListingConfig::default().weights(),
         evaluated: None,
+        withdraw_corroboration: false,
     })
     .await
     .unwrap();
@@ -377,6 +379,7 @@ async fn operator_delist_sticks_until_an_operator_relists(db: TestDb) {
         user: "alice".into(),
     };
     let delist = Change::Delist {
+        false_positive: false,
         id: id.clone(),
         reason: "false positive: lab traffic".into(),
     };
@@ -438,6 +441,7 @@ async fn operator_delist_sticks_until_an_operator_relists(db: TestDb) {
         s,
         &op,
         &Change::Delist {
+            false_positive: false,
             id: "0".repeat(32),
             reason: "x".into(),
         },
@@ -832,6 +836,7 @@ async fn api_curation_envelopes_are_checked(db: TestDb) {
             curation_env(
                 &op,
                 Change::Delist {
+                    false_positive: false,
                     id: id.clone(),
                     reason: " ".into(),
                 },
@@ -870,6 +875,7 @@ async fn api_curation_envelopes_are_checked(db: TestDb) {
     let (_, json) = get(&app, &format!("/v1/listings/{id}")).await;
     assert_eq!(json["listing"]["matches"]["firmware"]["fixed_in"][0], "4.2");
     let delist = Change::Delist {
+        false_positive: false,
         id: id.clone(),
         reason: "withdrawn".into(),
     };
@@ -943,6 +949,7 @@ async fn publish_writes_signed_snapshot_delta_and_timestamp(db: TestDb) {
         s,
         &op,
         &Change::Delist {
+            false_positive: false,
             id: listed.clone(),
             reason: "fixed upstream".into(),
         },
@@ -1097,5 +1104,43 @@ async fn evaluator_lease_has_one_holder_at_a_time(db: TestDb) {
         .lease("evaluator", "node-a", NOW + 42, NOW + 72)
         .await
         .unwrap());
+    db.drop_pg().await;
+}
+
+async fn false_positive_delist_takes_back_the_weight_it_gave(db: TestDb) {
+    let s = db.store.as_ref();
+    let cfg = ListingConfig::default();
+    let id = list_outbreak(s, &cfg, &device("Cam X1"), NOW).await;
+    let g0 = s.reporter("g0").await.unwrap().unwrap();
+    assert_eq!(g0.corroborated, 1);
+    assert!((g0.weight - 0.6).abs() < 1e-9);
+    let op = Actor::Cli {
+        user: "dana".into(),
+    };
+    let change = Change::Delist {
+        id: id.clone(),
+        reason: "coordinated false reports".into(),
+        false_positive: true,
+    };
+    curation::apply(s, &op, &change, cfg.weights(), NOW + 10)
+        .await
+        .unwrap();
+    let g0 = s.reporter("g0").await.unwrap().unwrap();
+    assert_eq!(g0.corroborated, 0);
+    assert!((g0.weight - 0.5).abs() < 1e-9, "{}", g0.weight);
+    assert_eq!(
+        s.audit(0, 10).await.unwrap().last().unwrap().action,
+        "delist-false-positive"
+    );
+    // Doing it twice takes nothing more.
+    let change = Change::Delist {
+        id,
+        reason: "again".into(),
+        false_positive: true,
+    };
+    curation::apply(s, &op, &change, cfg.weights(), NOW + 20)
+        .await
+        .unwrap();
+    assert_eq!(s.reporter("g0").await.unwrap().unwrap().corroborated, 0);
     db.drop_pg().await;
 }

@@ -187,6 +187,9 @@ pub struct ListingWrite {
     pub weights: WeightRule,
     /// (device key, counter) to mark as evaluated.
     pub evaluated: Option<(String, i64)>,
+    /// An operator found the listing false: the reporters it credited lose
+    /// that corroboration (and the weight it gave them).
+    pub withdraw_corroboration: bool,
 }
 
 /// A vendor's firmware fix.

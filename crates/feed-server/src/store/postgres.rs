@@ -555,6 +555,23 @@ impl Store for PgStore {
             .execute(&mut *tx)
             .await?;
         }
+        if w.withdraw_corroboration {
+            sqlx::query(
+                "UPDATE reporters SET corroborated = GREATEST(corroborated - 1, 0),
+                   weight = LEAST($2, $3 + $4 * GREATEST(corroborated - 1, 0))
+                 WHERE key_id IN (SELECT reporter FROM corroborations WHERE listing_id = $1)",
+            )
+            .bind(&r.id)
+            .bind(w.weights.max)
+            .bind(w.weights.initial)
+            .bind(w.weights.step)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query("DELETE FROM corroborations WHERE listing_id = $1")
+                .bind(&r.id)
+                .execute(&mut *tx)
+                .await?;
+        }
         if let Some((key, counter)) = &w.evaluated {
             sqlx::query("UPDATE device_types SET evaluated = $2 WHERE device_key = $1")
                 .bind(key)

@@ -465,6 +465,15 @@ impl Store for SqliteStore {
                     }
                 }
             }
+            if w.withdraw_corroboration {
+                tx.execute(
+                    "UPDATE reporters SET corroborated = MAX(corroborated - 1, 0),
+                       weight = MIN(?2, ?3 + ?4 * MAX(corroborated - 1, 0))
+                     WHERE key_id IN (SELECT reporter FROM corroborations WHERE listing_id = ?1)",
+                    params![r.id, w.weights.max, w.weights.initial, w.weights.step],
+                )?;
+                tx.execute("DELETE FROM corroborations WHERE listing_id = ?1", params![r.id])?;
+            }
             if let Some((key, counter)) = &w.evaluated {
                 tx.prepare_cached("UPDATE device_types SET evaluated = ?2 WHERE device_key = ?1")?
                     .execute(params![key, counter])?;

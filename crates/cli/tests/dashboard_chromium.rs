@@ -315,6 +315,30 @@ impl Browser {
         );
     }
 
+    /// What a screen reader and a keyboard need: a language, one h1, a
+    /// main landmark, a label for every field, a name for every button and
+    /// link, and nothing taken out of the tab order.
+    fn assert_accessible(&mut self, what: &str) {
+        let r = self.eval(
+            "JSON.stringify({ \
+               lang: document.documentElement.lang, \
+               h1: document.querySelectorAll('h1').length, \
+               main: document.querySelectorAll('main').length, \
+               unlabelled: [...document.querySelectorAll('input:not([type=hidden])')].filter(i => i.labels.length === 0).map(i => i.name), \
+               unnamed: [...document.querySelectorAll('button, a')].filter(e => !e.innerText.trim() && !e.getAttribute('aria-label')).length, \
+               untabbable: document.querySelectorAll('[tabindex=\"-1\"]').length, \
+               viewport: !!document.querySelector('meta[name=viewport]') })",
+        );
+        let v: Value = serde_json::from_str(r.as_str().unwrap()).unwrap();
+        assert_eq!(v["lang"], "en", "{what}: {v}");
+        assert_eq!(v["h1"], 1, "{what}: {v}");
+        assert_eq!(v["main"], 1, "{what}: {v}");
+        assert_eq!(v["unlabelled"], json!([]), "{what}: {v}");
+        assert_eq!(v["unnamed"], 0, "{what}: {v}");
+        assert_eq!(v["untabbable"], 0, "{what}: {v}");
+        assert_eq!(v["viewport"], true, "{what}: {v}");
+    }
+
     /// The page's own figures: HTML bytes and first contentful paint.
     fn figures(&mut self) -> Value {
         let r = self.eval(
@@ -420,6 +444,7 @@ fn dashboard_in_chromium() {
     // First visit: straight to the setup.
     assert_eq!(b.goto(&format!("{base}/")), "/setup");
     figures.push(("setup", b.figures()));
+    b.assert_accessible("setup");
     b.screenshot("dashboard-setup.png");
     b.type_into("#code", &code.to_lowercase());
     b.type_into("#password", "correct horse battery");
@@ -571,6 +596,7 @@ fn dashboard_in_chromium() {
         b.goto("about:blank");
         b.goto(&format!("{base}{path}"));
         figures.push((name, b.figures()));
+        b.assert_accessible(name);
     }
 
     // Log out, then the login limit: five wrong passwords, then even the
@@ -585,6 +611,7 @@ fn dashboard_in_chromium() {
     assert_eq!(b.wait_loaded("/"), "/login");
     b.goto(&format!("{base}/login"));
     figures.push(("login", b.figures()));
+    b.assert_accessible("login");
     b.screenshot("dashboard-login.png");
     for i in 0..6 {
         let password = if i < 5 {

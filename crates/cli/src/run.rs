@@ -69,6 +69,10 @@ pub struct Args {
     /// backoff), e.g. an ntfy topic or a home-automation hook.
     #[arg(long, value_name = "URL")]
     pub webhook: Option<String>,
+    /// Serve the dashboard here (default from [run] dashboard,
+    /// 127.0.0.1:8080), or `off`. Not with --replay.
+    #[arg(long, value_name = "ADDR|off")]
+    pub dashboard: Option<String>,
 }
 
 /// How decisions reach the kernel.
@@ -638,6 +642,10 @@ pub fn run(mut args: Args) -> Result<ExitCode> {
         args.webhook = Some(run.webhook.clone());
     }
     args.no_bridge |= !run.bridge;
+    let dashboard = args
+        .dashboard
+        .clone()
+        .unwrap_or_else(|| run.dashboard.clone());
     let db = args.db.clone().unwrap_or_else(|| run.db.clone());
     let table = args.table.clone().unwrap_or_else(|| run.table.clone());
     if args.replay.is_none() && args.interfaces.is_empty() {
@@ -745,6 +753,23 @@ pub fn run(mut args: Args) -> Result<ExitCode> {
     if let Some(now) = start {
         guard.tick(now);
     }
+    // The household's window (docs/dashboard.md): over the same database,
+    // its owner commands queued like `warden device`'s. A dashboard that
+    // cannot start is logged; the guard guards on without it.
+    let dashboard = match (&args.replay, dashboard.as_str()) {
+        (Some(_), _) | (_, "" | "off") => None,
+        (None, addr) => match addr.parse::<std::net::SocketAddr>() {
+            Err(_) => anyhow::bail!("dashboard address {addr:?} is not IP:PORT (or `off`)"),
+            Ok(listen) => match warden_dashboard::spawn(warden_dashboard::Config::new(&db, listen))
+            {
+                Ok(running) => Some(running),
+                Err(e) => {
+                    log(&format!("warning: the dashboard did not start: {e:#}"));
+                    None
+                }
+            },
+        },
+    };
 
     let daemon = RefCell::new(Daemon {
         pipeline: Pipeline::new(&cfg),
@@ -796,6 +821,13 @@ pub fn run(mut args: Args) -> Result<ExitCode> {
         ));
     }
     d.guard.feed.take();
+    if let Some(running) = dashboard {
+        if let Err(e) = running.stop() {
+            log(&format!(
+                "warning: the dashboard stopped with an error: {e:#}"
+            ));
+        }
+    }
     if let Some(hook) = d.guard.webhook.take() {
         let dropped = hook.dropped;
         let stats = hook.finish(std::time::Duration::from_secs(20));

@@ -541,3 +541,54 @@ fn a_quarantined_device_reaches_only_the_host_names_its_quarantine_allows() {
     let status = guard.stop();
     assert!(status.success(), "warden run exited with {status}");
 }
+
+#[test]
+fn the_dashboard_is_served_beside_the_guard_on_loopback_only() {
+    use std::io::{Read, Write};
+    let lab = Lab::new("dash");
+    let dir = tempfile::tempdir().unwrap();
+    let guard = Guard::start(&lab, dir.path().join("warden.db"));
+    assert!(
+        wait_for(Duration::from_secs(5), || guard
+            .logged("one-time setup code"))
+        .is_some(),
+        "no setup code printed: {:?}",
+        guard.log()
+    );
+    let get = |ns: &str, addr: &str| {
+        let addr = addr.to_owned();
+        in_ns(ns, move || {
+            let mut s = std::net::TcpStream::connect_timeout(
+                &addr.parse().unwrap(),
+                Duration::from_secs(1),
+            )
+            .ok()?;
+            s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+            s.write_all(b"GET / HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nConnection: close\r\n\r\n")
+                .ok()?;
+            let mut head = String::new();
+            s.read_to_string(&mut head).ok()?;
+            Some(head)
+        })
+    };
+    let reply = wait_for(Duration::from_secs(5), || {
+        get(&lab.router, "127.0.0.1:8080").is_some()
+    });
+    assert!(
+        reply.is_some(),
+        "the dashboard does not answer on the router's loopback"
+    );
+    let head = get(&lab.router, "127.0.0.1:8080").unwrap();
+    assert!(head.starts_with("HTTP/1.1 "), "{head}");
+    assert!(
+        head.to_lowercase().contains("/setup"),
+        "before a password is set, the dashboard must lead to the setup page: {head}"
+    );
+    // Not on the LAN unless configured.
+    assert!(
+        get(&lab.dev, &format!("{ROUTER_LAN}:8080")).is_none(),
+        "the dashboard answers on the LAN by default"
+    );
+    let status = guard.stop();
+    assert!(status.success(), "warden run exited with {status}");
+}

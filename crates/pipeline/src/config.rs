@@ -81,6 +81,9 @@ pub struct RunConfig {
     pub bridge: bool,
     /// Where each decision's message is POSTed as JSON ("" = nowhere).
     pub webhook: String,
+    /// Where `warden run` serves the dashboard ("off" = nowhere). Loopback
+    /// unless configured; anything else belongs behind a TLS proxy.
+    pub dashboard: String,
 }
 
 impl Default for RunConfig {
@@ -92,6 +95,7 @@ impl Default for RunConfig {
             table: "warden".into(),
             bridge: true,
             webhook: String::new(),
+            dashboard: "127.0.0.1:8080".into(),
         }
     }
 }

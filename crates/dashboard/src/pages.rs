@@ -249,10 +249,11 @@ fn html_response(markup: Markup) -> Response {
 // ---- pages
 
 pub(crate) fn render_device_list(session: &Session, devices: &[DeviceSummary]) -> Markup {
-    let attention = devices
+    let restricted: Vec<&DeviceSummary> = devices
         .iter()
         .filter(|d| !matches!(d.status, Status::Ok | Status::Watched))
-        .count();
+        .collect();
+    let attention = restricted.len();
     page(
         "Devices",
         Some(session),
@@ -261,8 +262,12 @@ pub(crate) fn render_device_list(session: &Session, devices: &[DeviceSummary]) -
             p {
                 (devices.len()) " devices on your network. "
                 @if attention == 0 { "None is restricted." }
-                @else if attention == 1 { strong { "1 is restricted." } }
-                @else { strong { (attention) " are restricted." } }
+                @else if attention == 1 { strong { "1 is restricted:" } }
+                @else { strong { (attention) " are restricted:" } }
+                @for (i, d) in restricted.iter().enumerate() {
+                    @if i > 0 { "," }
+                    " " a href={ "/devices/" (d.mac) } { (d.display_name) } " (" (d.status.label().to_lowercase()) ")"
+                }
             }
             @if devices.is_empty() {
                 p { "warden has not seen any device yet." }

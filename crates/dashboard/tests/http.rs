@@ -527,7 +527,19 @@ async fn pages_and_api_show_the_same_devices_and_statuses() {
     assert_eq!(status(WATCHED), "watched");
     // Most recently seen first, in the page as in the API.
     let page = h.get("/", Some(&session)).await.body;
-    let pos = |m: &str| page.find(m).unwrap();
+    // The summary names the restricted devices (three: quarantined,
+    // listed, limited), with links to them.
+    let summary = &page[page.find("<main").unwrap()..page.find("<table").unwrap()];
+    assert!(summary.contains("3 are restricted:"), "{summary}");
+    for m in [EVIL, LISTED, LIMITED] {
+        assert!(
+            summary.contains(&format!("href=\"/devices/{m}\"")),
+            "{m}: {summary}"
+        );
+    }
+    assert!(!summary.contains(QUIET) && !summary.contains(WATCHED));
+    let table = &page[page.find("<table").unwrap()..];
+    let pos = |m: &str| table.find(m).unwrap();
     assert!(pos(EVIL) < pos(QUIET) && pos(QUIET) < pos(LISTED));
     assert_eq!(list[0]["mac"], EVIL);
     assert!(page.contains("Quarantined") && page.contains("Listed by the feed"));

@@ -1,4 +1,4 @@
-//! `warden model lint|render|schema|verify`: device threat models
+//! `warden model lint|render|schema|verify|mud|import-mud`: device threat models
 //! (docs/threat-models.md, docs/profiles.md).
 
 use std::io::{Read, Write};
@@ -44,6 +44,26 @@ enum Cmd {
     },
     /// Print the JSON Schema of the threat model format (docs/schema/threat-model-v1.json).
     Schema,
+    /// Write the model's network part as an RFC 8520 MUD file (JSON) on
+    /// standard output or to --out.
+    Mud {
+        /// The model (YAML or JSON).
+        model: PathBuf,
+        /// Where to write the MUD file (default: standard output).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// The URL the MUD file will be served at (default: the model's
+        /// identity.mud_url).
+        #[arg(long)]
+        url: Option<String>,
+    },
+    /// Read an RFC 8520 MUD file into a threat model skeleton (YAML): its
+    /// identity and network flows, for `verify` and the guard; entries it
+    /// cannot express are listed on standard error.
+    ImportMud {
+        /// The MUD file (JSON, at most 256 KiB).
+        file: PathBuf,
+    },
     /// Check a capture of the device against the network behaviour its model
     /// declares, and list every flow the model does not declare
     /// (docs/profiles.md). Exit status: 0 all declared, 1 undeclared flows,
@@ -145,6 +165,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
             println!("{}\n{}", page.display(), label.display());
             Ok(ExitCode::SUCCESS)
         }
+        Cmd::Mud { model, out, url } => mud_export(&model, out.as_deref(), url.as_deref()),
+        Cmd::ImportMud { file } => mud_import(&file),
         Cmd::Verify {
             model,
             capture,
@@ -353,4 +375,89 @@ fn verify_text(
         }
     );
     s
+}
+
+/// `warden model mud`: the network part as an RFC 8520 MUD file.
+fn mud_export(model: &Path, out: Option<&Path>, url: Option<&str>) -> Result<ExitCode> {
+    let loaded = match read(model) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("warden: {e:#}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let id = &loaded.model.identity;
+    let Some(url) = url.map(str::to_owned).or_else(|| id.mud_url.clone()) else {
+        bail!(
+            "the model has no identity.mud_url; give the URL the file will be served at with --url"
+        );
+    };
+    let now = time::OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .unwrap_or_else(|_| time::OffsetDateTime::now_utc())
+        .format(&time::format_description::well_known::Rfc3339)?;
+    let summary = id
+        .summary
+        .clone()
+        .unwrap_or_else(|| format!("{} {}", id.vendor, id.model));
+    let file = warden_profile::mud::export(
+        &loaded.model.network,
+        &url,
+        &id.vendor,
+        &id.model,
+        &summary,
+        &now,
+    );
+    let text = serde_json::to_string_pretty(&file)? + "\n";
+    match out {
+        Some(path) => {
+            std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?
+        }
+        None => print!("{text}"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `warden model import-mud`: a MUD file as a model skeleton.
+fn mud_import(file: &Path) -> Result<ExitCode> {
+    let f = std::fs::File::open(file).with_context(|| format!("opening {}", file.display()))?;
+    let mut bytes = Vec::new();
+    f.take(warden_profile::mud::MAX_MUD_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("reading {}", file.display()))?;
+    let imported = match warden_profile::mud::import(&bytes) {
+        Ok(i) => i,
+        Err(e) => {
+            eprintln!("warden: {}: {e}", file.display());
+            return Ok(ExitCode::from(2));
+        }
+    };
+    for why in &imported.skipped {
+        eprintln!("warden: left out: {}", report::printable(why));
+    }
+    let info = &imported.info;
+    let model = warden_model::ThreatModel {
+        format_version: 1,
+        identity: warden_model::model::Identity {
+            vendor: info.mfg_name.clone().unwrap_or_else(|| "unknown".into()),
+            model: info
+                .model_name
+                .clone()
+                .or_else(|| info.systeminfo.clone())
+                .unwrap_or_else(|| "unknown".into()),
+            summary: info.systeminfo.clone(),
+            mud_url: info.mud_url.clone().filter(|u| u.starts_with("https://")),
+            ..Default::default()
+        },
+        scope: Default::default(),
+        attackers: Default::default(),
+        assets: Vec::new(),
+        entry_points: Vec::new(),
+        threats: Vec::new(),
+        controls: Vec::new(),
+        baseline: Default::default(),
+        network: imported.network,
+    };
+    print!("{}", warden_model::to_yaml(&model));
+    Ok(ExitCode::SUCCESS)
 }

@@ -68,3 +68,63 @@ fn an_unusable_model_or_an_unknown_device_is_a_clear_error() {
     let (code, out) = verify(&other, &["--device", "b0:c5:54:25:5b:0e"]);
     assert_eq!(code, 1, "{out}");
 }
+
+#[test]
+fn mud_export_and_import_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let mud = dir.path().join("camera.mud.json");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let out = Command::new(env!("CARGO_BIN_EXE_warden"))
+        .args(["model", "mud"])
+        .arg(root.join("models/good-camera.yaml"))
+        .args(["--url", "https://mud.example.com/camera", "--out"])
+        .arg(&mud)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&mud).unwrap()).unwrap();
+    assert_eq!(
+        json["ietf-mud:mud"]["mud-url"],
+        "https://mud.example.com/camera"
+    );
+
+    // Back into a model skeleton that the model tools accept.
+    let out = Command::new(env!("CARGO_BIN_EXE_warden"))
+        .args(["model", "import-mud"])
+        .arg(&mud)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let skeleton = dir.path().join("skeleton.yaml");
+    std::fs::write(&skeleton, &out.stdout).unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("relay.northwind-optics.example"), "{text}");
+    let lint = Command::new(env!("CARGO_BIN_EXE_warden"))
+        .args(["model", "lint"])
+        .arg(&skeleton)
+        .output()
+        .unwrap();
+    assert_ne!(
+        lint.status.code(),
+        Some(2),
+        "the skeleton is not a usable model"
+    );
+
+    // A file that is not MUD: a clear error, exit 2.
+    std::fs::write(dir.path().join("x.json"), "{}").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_warden"))
+        .args(["model", "import-mud"])
+        .arg(dir.path().join("x.json"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no `ietf-mud:mud` container"));
+}

@@ -14,6 +14,8 @@
 //! [`MAX_PENDING`] UDP exchanges waiting to be told apart; what does not
 //! fit is counted, never silently dropped.
 
+pub mod mud;
+
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::net::IpAddr;

@@ -19,6 +19,8 @@
 //! - `dns_message`: each distinct DNS/mDNS payload.
 //! - `model_parse`: the example threat models (models/) and the lint
 //!   fixtures, each as YAML and as JSON.
+//! - `mud_import`: the public MUD file of the profile tests and the example
+//!   models exported as MUD files.
 
 use std::collections::{BTreeMap, HashSet};
 use std::fs;
@@ -583,6 +585,37 @@ fn model_seeds(repo: &Path, corpus: &mut Corpus) {
     }
 }
 
+/// `mud_import`: the public MUD file in the profile tests, and the example
+/// models' network parts exported as MUD.
+fn mud_seeds(root: &Path, corpus: &mut Corpus) {
+    if let Ok(bytes) = std::fs::read(root.join("crates/profile/tests/mud/Luminaire_150.json")) {
+        corpus.add(&bytes);
+    }
+    let Ok(dir) = std::fs::read_dir(root.join("models")) else {
+        return;
+    };
+    for entry in dir.flatten() {
+        let Ok(yaml) = std::fs::read(entry.path()) else {
+            continue;
+        };
+        if let Ok(loaded) = warden_model::load(&yaml) {
+            let file = warden_profile::mud::export(
+                &loaded.model.network,
+                "https://mud.example.com/device",
+                &loaded.model.identity.vendor,
+                &loaded.model.identity.model,
+                "seed",
+                "2026-01-01T00:00:00Z",
+            );
+            corpus.add(
+                serde_json::to_string_pretty(&file)
+                    .unwrap_or_default()
+                    .as_bytes(),
+            );
+        }
+    }
+}
+
 fn main() {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut args = std::env::args_os().skip(1);
@@ -625,6 +658,8 @@ fn main() {
     identify_and_dns_seeds(&captures, &mut identify_c, &mut dns_c);
     let mut model_c = Corpus::new(&out_dir, "model_parse");
     model_seeds(&manifest.join(".."), &mut model_c);
+    let mut mud_c = Corpus::new(&out_dir, "mud_import");
+    mud_seeds(&manifest.join(".."), &mut mud_c);
     for c in [
         &decode_c,
         &pipeline_c,
@@ -632,6 +667,7 @@ fn main() {
         &identify_c,
         &dns_c,
         &model_c,
+        &mud_c,
     ] {
         println!(
             "{}: {} seeds, {} bytes",

@@ -152,32 +152,35 @@ fn aces(flow: &Flow, i: usize, v6: bool) -> Option<(Value, Value)> {
         fr.insert(l3.into(), Value::Object(fr_l3));
         to.insert(l3.into(), Value::Object(to_l3));
     }
-    if let (Some(port), Some(l4)) = (
-        flow.port,
-        match flow.protocol {
-            Protocol::Tcp => Some("tcp"),
-            Protocol::Udp => Some("udp"),
-            _ => None,
-        },
-    ) {
-        let eq = json!({"operator": "eq", "port": port});
-        // The accepting side's port: the peer's when the device opens.
-        let (fr_key, to_key) = if outbound {
-            ("destination-port", "source-port")
-        } else {
-            ("source-port", "destination-port")
-        };
+    let l4 = match flow.protocol {
+        Protocol::Tcp => Some("tcp"),
+        Protocol::Udp => Some("udp"),
+        _ => None,
+    };
+    if let Some(l4) = l4 {
         let mut fr4 = Map::new();
         let mut to4 = Map::new();
-        fr4.insert(fr_key.into(), eq.clone());
-        to4.insert(to_key.into(), eq);
+        if let Some(port) = flow.port {
+            let eq = json!({"operator": "eq", "port": port});
+            // The accepting side's port: the peer's when the device opens.
+            let (fr_key, to_key) = if outbound {
+                ("destination-port", "source-port")
+            } else {
+                ("source-port", "destination-port")
+            };
+            fr4.insert(fr_key.into(), eq.clone());
+            to4.insert(to_key.into(), eq);
+        }
+        // TCP says who opens, with or without a port (RFC 8520 section 2.2).
         if l4 == "tcp" {
             let who = if outbound { "from-device" } else { "to-device" };
             fr4.insert("ietf-mud:direction-initiated".into(), json!(who));
             to4.insert("ietf-mud:direction-initiated".into(), json!(who));
         }
-        fr.insert(l4.into(), Value::Object(fr4));
-        to.insert(l4.into(), Value::Object(to4));
+        if !fr4.is_empty() {
+            fr.insert(l4.into(), Value::Object(fr4));
+            to.insert(l4.into(), Value::Object(to4));
+        }
     }
     let accept = json!({"forwarding": "accept"});
     Some((

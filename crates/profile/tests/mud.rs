@@ -177,3 +177,32 @@ fn hostile_and_odd_files_are_refused_or_trimmed_with_reasons() {
         Err(MudError::TooMany(_))
     ));
 }
+
+#[test]
+fn tcp_says_who_opens_even_without_a_port() {
+    // Found by the mud_import fuzz target: a to-device TCP flow with no
+    // port came back as from-device.
+    let network = Network {
+        port_mapping: None,
+        flows: vec![Flow {
+            direction: Direction::ToDevice,
+            protocol: Protocol::Tcp,
+            port: None,
+            dns_name: None,
+            class: Some(PeerClass::LocalNetworks),
+            manufacturer: None,
+            encrypted: None,
+            purpose: "x".into(),
+        }],
+    };
+    let file = export(
+        &network,
+        "https://x.example/m",
+        "v",
+        "m",
+        "s",
+        "2026-01-01T00:00:00Z",
+    );
+    let back = import(serde_json::to_string(&file).unwrap().as_bytes()).unwrap();
+    assert_eq!(keys(&back.network), keys(&network));
+}

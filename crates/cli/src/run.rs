@@ -118,6 +118,8 @@ struct Guard {
     /// (device, alert kind) -> the hour of its last sighting sent: one per
     /// incident kind per hour, as a sighting's window is an hour.
     reported: BTreeMap<(Mac, AlertKind), i64>,
+    /// The feed status last written to the timeline.
+    last_feed_note: String,
 }
 
 /// Devices whose facts are kept for feed matching at most.
@@ -352,7 +354,9 @@ impl Guard {
                 fresh,
             } => {
                 if from != to {
-                    log(&format!("feed: now at version {to} (was {from}, {via:?})"));
+                    let msg = format!("feed: now at version {to} (was {from}, {via:?})");
+                    log(&msg);
+                    self.note_feed("feed-sync", &msg, now);
                     // Check the devices against the new listings at once.
                     self.next_feed_check_s = i64::MIN;
                 }
@@ -360,9 +364,11 @@ impl Guard {
                     log("feed: warning: the feed server's timestamp has expired; acting on the last good copy");
                 }
             }
-            FeedEvent::SyncFailed { error, version } => log(&format!(
-                "feed: sync failed, keeping version {version}: {error}"
-            )),
+            FeedEvent::SyncFailed { error, version } => {
+                let msg = format!("feed: sync failed, keeping version {version}: {error}");
+                log(&msg);
+                self.note_feed("feed-sync-failed", &msg, now);
+            }
             FeedEvent::CheckFailed { error } => {
                 self.errors += 1;
                 log(&format!("feed: error: checking the devices: {error}"))
@@ -401,6 +407,21 @@ impl Guard {
                 });
                 self.handle(changes);
             }
+        }
+    }
+
+    /// Keeps a feed sync's outcome in the timeline (the dashboard shows the
+    /// newest as the feed's status), stamped with the wall clock. Syncs that
+    /// change nothing are not recorded: one line an hour would bury the rest.
+    fn note_feed(&mut self, kind: &str, message: &str, _now: Timestamp) {
+        if self.last_feed_note == message {
+            return;
+        }
+        self.last_feed_note = message.to_owned();
+        let at = Timestamp(wall_clock_ns());
+        if let Err(e) = self.store.record_event(at, None, kind, message) {
+            self.errors += 1;
+            log(&format!("error: storing the feed's status: {e}"));
         }
     }
 
@@ -744,6 +765,7 @@ pub fn run(mut args: Args) -> Result<ExitCode> {
         feed_check_interval_s: cfg.feed.check_interval_s.max(1) as i64,
         reporter,
         reported: BTreeMap::new(),
+        last_feed_note: String::new(),
     };
     let active = guard.policy.active(now).count();
     log(&format!(

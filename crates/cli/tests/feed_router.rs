@@ -225,6 +225,16 @@ fn listed_devices_are_acted_on_by_severity_and_released_when_delisted() {
         !log.contains(&other.id),
         "a listing for another model matched: {log}"
     );
+    // The sync is in the timeline, where the dashboard shows it.
+    let store = warden_state::Store::open(tmp.path().join("warden.db")).unwrap();
+    let sync = store
+        .latest_event(&["feed-sync", "feed-sync-failed"])
+        .unwrap();
+    assert!(
+        sync.is_some_and(|e| e.kind == "feed-sync" && e.message.contains("version 1")),
+        "no feed-sync event"
+    );
+    drop(store);
 
     let shown = device_show(tmp.path(), DLINK_CAM);
     assert!(shown.contains("quarantine"), "{shown}");

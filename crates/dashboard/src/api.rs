@@ -29,7 +29,7 @@ pub const CSRF_HEADER: &str = "x-csrf-token";
                        dashboard's session cookie; writes also need the session's CSRF token in \
                        the X-CSRF-Token header (from GET /api/v1/session)."
     ),
-    paths(devices, device, timeline, session, command, rename),
+    paths(devices, device, timeline, feed, session, command, rename),
     components(schemas(
         DeviceSummary,
         DeviceDetail,
@@ -38,6 +38,7 @@ pub const CSRF_HEADER: &str = "x-csrf-token";
         data::IdentityView,
         data::AlertView,
         data::DecisionView,
+        data::FeedStatus,
         SessionInfo,
         CommandRequest,
         CommandQueued,
@@ -56,6 +57,7 @@ pub(crate) fn routes() -> Router<Arc<App>> {
         .route("/api/v1/devices/{mac}/commands", post(command))
         .route("/api/v1/devices/{mac}/name", post(rename))
         .route("/api/v1/timeline", get(timeline))
+        .route("/api/v1/feed", get(feed))
 }
 
 /// An error as JSON.
@@ -192,6 +194,20 @@ async fn timeline(
         .min(data::TIMELINE_LIMIT);
     let list = app.with_store(move |s| data::timeline(s, limit)).await?;
     Ok(Json(list).into_response())
+}
+
+/// The killswitch feed: the last sync the guard recorded, and how many
+/// devices a feed listing restricts now.
+#[utoipa::path(get, path = "/api/v1/feed", responses(
+    (status = 200, body = data::FeedStatus), (status = 401, body = ApiError)))]
+async fn feed(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<Response, AppError> {
+    if let Err(r) = authed(&app, &headers) {
+        return Ok(r.into_response());
+    }
+    let status = app
+        .with_store(|s| data::feed_status(s, data::now()))
+        .await?;
+    Ok(Json(status).into_response())
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -158,6 +158,20 @@ pub struct DeviceDetail {
     pub pending_commands: Vec<String>,
 }
 
+/// The killswitch feed as the guard last recorded it (docs/feed-router.md).
+#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
+pub struct FeedStatus {
+    /// Whether the guard follows a feed at all (it has recorded a sync).
+    pub configured: bool,
+    /// The last sync worked (false: it failed, the last good copy is in use).
+    pub ok: bool,
+    /// When the guard recorded it (RFC 3339), and what it said.
+    pub at: Option<String>,
+    pub message: Option<String>,
+    /// Devices with a decision from a feed listing in force now.
+    pub devices_listed: usize,
+}
+
 /// One line of the timeline.
 #[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
 pub struct TimelineEntry {
@@ -375,6 +389,22 @@ pub fn device(store: &Store, mac: Mac, now: Timestamp) -> anyhow::Result<Option<
             .collect(),
         pending_commands: pending,
     }))
+}
+
+/// The feed's last recorded sync and how many devices it lists now.
+pub fn feed_status(store: &Store, now: Timestamp) -> anyhow::Result<FeedStatus> {
+    let last = store.latest_event(&["feed-sync", "feed-sync-failed"])?;
+    let devices_listed = devices(store, now)?
+        .iter()
+        .filter(|d| d.status == Status::ListedByFeed)
+        .count();
+    Ok(FeedStatus {
+        configured: last.is_some(),
+        ok: last.as_ref().is_some_and(|e| e.kind == "feed-sync"),
+        at: last.as_ref().map(|e| rfc3339(e.at)),
+        message: last.map(|e| e.message),
+        devices_listed,
+    })
 }
 
 /// The newest events first.

@@ -248,7 +248,11 @@ fn html_response(markup: Markup) -> Response {
 
 // ---- pages
 
-pub(crate) fn render_device_list(session: &Session, devices: &[DeviceSummary]) -> Markup {
+pub(crate) fn render_device_list(
+    session: &Session,
+    devices: &[DeviceSummary],
+    feed: &data::FeedStatus,
+) -> Markup {
     let restricted: Vec<&DeviceSummary> = devices
         .iter()
         .filter(|d| !matches!(d.status, Status::Ok | Status::Watched))
@@ -267,6 +271,19 @@ pub(crate) fn render_device_list(session: &Session, devices: &[DeviceSummary]) -
                 @for (i, d) in restricted.iter().enumerate() {
                     @if i > 0 { "," }
                     " " a href={ "/devices/" (d.mac) } { (d.display_name) } " (" (d.status.label().to_lowercase()) ")"
+                }
+            }
+            p.muted {
+                @if !feed.configured {
+                    "Threat feed: not followed."
+                } @else if feed.ok {
+                    "Threat feed: up to date (" (feed.at.as_deref().unwrap_or("").replace('T', " ").replace('Z', " UTC")) "). "
+                } @else {
+                    strong { "Threat feed: the last update failed" } " (" (feed.at.as_deref().unwrap_or("").replace('T', " ").replace('Z', " UTC")) "); warden keeps using the last good copy. "
+                }
+                @if feed.configured {
+                    @if feed.devices_listed == 1 { "1 device of a listed type." }
+                    @else { (feed.devices_listed) " devices of a listed type." }
                 }
             }
             @if devices.is_empty() {
@@ -512,8 +529,15 @@ pub(crate) fn render_timeline(session: &Session, events: &[TimelineEntry]) -> Ma
 }
 
 async fn device_list(State(app): State<Arc<App>>, session: Session) -> Result<Response, AppError> {
-    let devices = app.with_store(|s| data::devices(s, data::now())).await?;
-    Ok(html_response(render_device_list(&session, &devices)))
+    let (devices, feed) = app
+        .with_store(|s| {
+            Ok((
+                data::devices(s, data::now())?,
+                data::feed_status(s, data::now())?,
+            ))
+        })
+        .await?;
+    Ok(html_response(render_device_list(&session, &devices, &feed)))
 }
 
 #[derive(Deserialize)]

@@ -628,3 +628,57 @@ fn spawn_serves_on_its_own_thread_and_stops() {
     // Stopped: nothing listens there any more.
     assert!(std::net::TcpStream::connect(addr).is_err());
 }
+
+#[tokio::test]
+async fn the_feed_status_shows_the_last_sync_and_the_listed_devices() {
+    let h = harness();
+    let (session, _) = h.set_up().await;
+    let feed = |body: &str| serde_json::from_str::<serde_json::Value>(body).unwrap();
+    // No sync recorded: the guard follows no feed.
+    let none = feed(&h.get("/api/v1/feed", Some(&session)).await.body);
+    assert_eq!(none["configured"], false);
+    let page = h.get("/", Some(&session)).await.body;
+    assert!(page.contains("Threat feed: not followed."), "{page}");
+
+    // A failed sync after a good one: the failure is the status.
+    let mut store = warden_state::Store::open(&h.db).unwrap();
+    let at = |s: i64| warden_detect::Timestamp(1_795_600_000_000_000_000 + s * 1_000_000_000);
+    store
+        .record_event(
+            at(0),
+            None,
+            "feed-sync",
+            "feed: now at version 3 (was 2, Deltas(1))",
+        )
+        .unwrap();
+    let status = feed(&h.get("/api/v1/feed", Some(&session)).await.body);
+    assert_eq!(status["configured"], true);
+    assert_eq!(status["ok"], true);
+    assert_eq!(status["devices_listed"], 1, "{status}");
+    assert!(h
+        .get("/", Some(&session))
+        .await
+        .body
+        .contains("Threat feed: up to date"));
+    store
+        .record_event(
+            at(3600),
+            None,
+            "feed-sync-failed",
+            "feed: sync failed, keeping version 3: timeout",
+        )
+        .unwrap();
+    let status = feed(&h.get("/api/v1/feed", Some(&session)).await.body);
+    assert_eq!(status["ok"], false);
+    assert!(status["message"]
+        .as_str()
+        .unwrap()
+        .contains("keeping version 3"));
+    let page = h.get("/", Some(&session)).await.body;
+    assert!(page.contains("the last update failed"), "{page}");
+    // Without a session, nothing.
+    assert_eq!(
+        h.get("/api/v1/feed", None).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+}

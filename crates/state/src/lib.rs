@@ -698,6 +698,41 @@ impl Store {
         insert_event(&self.conn, at, device, clip(kind), clip(message), None)
     }
 
+    /// The newest event of one of these kinds (e.g. the last feed sync).
+    pub fn latest_event(&self, kinds: &[&str]) -> Result<Option<Event>> {
+        let mut newest: Option<Event> = None;
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, at, device, kind, message FROM events WHERE kind = ?1
+             ORDER BY at DESC, id DESC LIMIT 1",
+        )?;
+        for kind in kinds {
+            let row = stmt
+                .query_row([kind], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, Option<String>>(2)?,
+                        r.get::<_, String>(3)?,
+                        r.get::<_, String>(4)?,
+                    ))
+                })
+                .optional()?;
+            if let Some((id, at, device, kind, message)) = row {
+                let e = Event {
+                    id,
+                    at: Timestamp(at),
+                    device: device.map(|m| mac_of(m, "events")).transpose()?,
+                    kind,
+                    message,
+                };
+                if newest.as_ref().is_none_or(|n| (e.at, e.id) > (n.at, n.id)) {
+                    newest = Some(e);
+                }
+            }
+        }
+        Ok(newest)
+    }
+
     /// The newest events first.
     pub fn timeline(&self, limit: u32) -> Result<Vec<Event>> {
         let mut stmt = self.conn.prepare_cached(

@@ -170,7 +170,17 @@ impl Guard {
         };
         for m in messages(to_announce) {
             log(&m);
-            if let Some(hook) = &mut self.webhook {
+        }
+        // People are told once per incident: what started, what ended, and
+        // the owner's own changes. An incident that goes on (a decision
+        // extended) is logged, not pushed again.
+        if let Some(hook) = &mut self.webhook {
+            let news: Vec<Change> = changes
+                .iter()
+                .filter(|c| !matches!(c, Change::Extended { .. }))
+                .cloned()
+                .collect();
+            for m in messages(&news) {
                 hook.send(crate::webhook::Notice {
                     text: m,
                     device: device.clone(),

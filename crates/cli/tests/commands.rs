@@ -333,3 +333,48 @@ fn run_sends_each_decision_to_the_webhook_and_retries() {
         "{log}"
     );
 }
+
+#[test]
+fn an_incident_that_goes_on_is_pushed_once_and_logged_as_it_goes() {
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = simulate(dir.path(), "attack-flood", 4);
+    let db = dir.path().join("warden.db");
+    // Short lifetimes, so that the flood outlasts half of one and its
+    // decisions are extended during the capture.
+    let config = dir.path().join("warden.toml");
+    std::fs::write(
+        &config,
+        "[policy.flood]\nlifetime_s = 60\n[policy.scan]\nlifetime_s = 60\n",
+    )
+    .unwrap();
+    let (url, rx) = webhook_endpoint();
+    let out = warden(&[
+        "run",
+        "--replay",
+        &pcap,
+        "--dry-run",
+        "--db",
+        db.to_str().unwrap(),
+        "--config",
+        config.to_str().unwrap(),
+        "--webhook",
+        &url,
+    ]);
+    let log = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        log.contains("keeps misbehaving"),
+        "no decision was extended, the test proves nothing: {log}"
+    );
+    let delivered: Vec<serde_json::Value> = rx
+        .try_iter()
+        .filter(|(s, _)| *s == 200)
+        .map(|(_, b)| serde_json::from_str(&b).unwrap())
+        .collect();
+    assert!(!delivered.is_empty());
+    for n in &delivered {
+        assert!(
+            !n["text"].as_str().unwrap().contains("keeps misbehaving"),
+            "an ongoing incident was pushed again: {n}"
+        );
+    }
+}

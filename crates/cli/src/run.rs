@@ -69,6 +69,10 @@ pub struct Args {
     /// backoff), e.g. an ntfy topic or a home-automation hook.
     #[arg(long, value_name = "URL")]
     pub webhook: Option<String>,
+    /// Push each decision's message to this ntfy topic URL (plain text,
+    /// retried with backoff), e.g. https://ntfy.sh/my-home-warden.
+    #[arg(long, value_name = "URL")]
+    pub ntfy: Option<String>,
     /// Serve the dashboard here (default from [run] dashboard,
     /// 127.0.0.1:8080), or `off`. Not with --replay.
     #[arg(long, value_name = "ADDR|off")]
@@ -103,6 +107,8 @@ struct Guard {
     /// The second of the clock in which enforcing last failed.
     failed_s: i64,
     webhook: Option<crate::webhook::Webhook>,
+    /// The same notices, pushed to an ntfy topic.
+    ntfy: Option<crate::webhook::Webhook>,
     /// The killswitch feed, when `[feed] url` is set.
     feed: Option<FeedLink>,
     /// What is known of each device for matching against the feed: the
@@ -174,19 +180,22 @@ impl Guard {
         // People are told once per incident: what started, what ended, and
         // the owner's own changes. An incident that goes on (a decision
         // extended) is logged, not pushed again.
-        if let Some(hook) = &mut self.webhook {
+        if self.webhook.is_some() || self.ntfy.is_some() {
             let news: Vec<Change> = changes
                 .iter()
                 .filter(|c| !matches!(c, Change::Extended { .. }))
                 .cloned()
                 .collect();
             for m in messages(&news) {
-                hook.send(crate::webhook::Notice {
+                let notice = crate::webhook::Notice {
                     text: m,
                     device: device.clone(),
                     at: at.to_string(),
                     source: "warden",
-                });
+                };
+                for hook in [&mut self.webhook, &mut self.ntfy].into_iter().flatten() {
+                    hook.send(notice.clone());
+                }
             }
         }
         self.dirty |= changes.iter().any(|c| {
@@ -672,6 +681,9 @@ pub fn run(mut args: Args) -> Result<ExitCode> {
     if args.webhook.is_none() && !run.webhook.is_empty() {
         args.webhook = Some(run.webhook.clone());
     }
+    if args.ntfy.is_none() && !run.ntfy.is_empty() {
+        args.ntfy = Some(run.ntfy.clone());
+    }
     args.no_bridge |= !run.bridge;
     let dashboard = args
         .dashboard
@@ -769,6 +781,10 @@ pub fn run(mut args: Args) -> Result<ExitCode> {
         last_tick_s: i64::MIN,
         failed_s: i64::MIN,
         webhook: args.webhook.clone().map(crate::webhook::Webhook::start),
+        ntfy: args
+            .ntfy
+            .clone()
+            .map(|u| crate::webhook::Webhook::start_with(u, crate::webhook::Style::Ntfy)),
         feed,
         facts,
         next_feed_check_s: i64::MIN,
@@ -860,11 +876,15 @@ pub fn run(mut args: Args) -> Result<ExitCode> {
             ));
         }
     }
-    if let Some(hook) = d.guard.webhook.take() {
+    for (name, hook) in [
+        ("webhook", d.guard.webhook.take()),
+        ("ntfy", d.guard.ntfy.take()),
+    ] {
+        let Some(hook) = hook else { continue };
         let dropped = hook.dropped;
         let stats = hook.finish(std::time::Duration::from_secs(20));
         log(&format!(
-            "webhook: {} delivered, {} given up, {} not queued (queue full)",
+            "{name}: {} delivered, {} given up, {} not queued (queue full)",
             stats.delivered, stats.failed, dropped
         ));
     }

@@ -28,6 +28,16 @@ pub struct Notice {
     pub source: &'static str,
 }
 
+/// How a notice is written on the wire.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Style {
+    /// `{"text", "device", "at", "source"}` as JSON.
+    Json,
+    /// ntfy's publish format: the sentence as the plain-text body, a
+    /// `Title` header naming the device (https://docs.ntfy.sh/publish/).
+    Ntfy,
+}
+
 pub struct Webhook {
     tx: Option<SyncSender<Notice>>,
     worker: Option<JoinHandle<Stats>>,
@@ -42,10 +52,14 @@ pub struct Stats {
 
 impl Webhook {
     pub fn start(url: String) -> Webhook {
+        Webhook::start_with(url, Style::Json)
+    }
+
+    pub fn start_with(url: String, style: Style) -> Webhook {
         let (tx, rx) = sync_channel(QUEUE);
         let worker = std::thread::Builder::new()
             .name("warden-webhook".into())
-            .spawn(move || deliver_all(&url, rx))
+            .spawn(move || deliver_all(&url, style, rx))
             .ok();
         Webhook {
             tx: Some(tx),
@@ -82,14 +96,23 @@ impl Webhook {
     }
 }
 
-fn deliver_all(url: &str, rx: Receiver<Notice>) -> Stats {
+fn deliver_all(url: &str, style: Style, rx: Receiver<Notice>) -> Stats {
     let agent = ureq::AgentBuilder::new().timeout(TIMEOUT).build();
     let mut stats = Stats::default();
     for notice in rx {
         let mut wait = Duration::from_secs(1);
         let mut ok = false;
         for attempt in 1..=ATTEMPTS {
-            match agent.post(url).send_json(&notice) {
+            let sent = match style {
+                Style::Json => agent.post(url).send_json(&notice),
+                Style::Ntfy => agent
+                    .post(url)
+                    // Header values must be plain ASCII: the MAC is.
+                    .set("Title", &format!("warden: device {}", notice.device))
+                    .set("Tags", "warning")
+                    .send_string(&notice.text),
+            };
+            match sent {
                 Ok(_) => {
                     ok = true;
                     break;

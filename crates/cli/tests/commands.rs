@@ -378,3 +378,68 @@ fn an_incident_that_goes_on_is_pushed_once_and_logged_as_it_goes() {
         );
     }
 }
+
+#[test]
+fn run_pushes_to_ntfy_as_plain_text_with_a_title() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/home-warden", listener.local_addr().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel::<(String, Vec<String>, String)>();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            let mut reader = BufReader::new(conn.try_clone().unwrap());
+            let mut request = String::new();
+            reader.read_line(&mut request).ok();
+            let (mut headers, mut len) = (Vec::new(), 0usize);
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    len = v.trim().parse().unwrap_or(0);
+                }
+                headers.push(line.trim_end().to_owned());
+            }
+            let mut body = vec![0u8; len];
+            reader.read_exact(&mut body).ok();
+            conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                .ok();
+            let body = String::from_utf8_lossy(&body).into_owned();
+            if tx.send((request, headers, body)).is_err() {
+                break;
+            }
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = simulate(dir.path(), "attack-scan", 3);
+    let out = warden(&[
+        "run",
+        "--replay",
+        &pcap,
+        "--dry-run",
+        "--db",
+        dir.path().join("w.db").to_str().unwrap(),
+        "--ntfy",
+        &url,
+    ]);
+    let log = String::from_utf8(out.stderr).unwrap();
+    let got: Vec<_> = rx.try_iter().collect();
+    assert!(!got.is_empty(), "nothing pushed: {log}");
+    for (request, headers, body) in &got {
+        assert!(request.starts_with("POST /home-warden "), "{request}");
+        let title = headers
+            .iter()
+            .find(|h| h.to_ascii_lowercase().starts_with("title:"))
+            .unwrap_or_else(|| panic!("no Title header: {headers:?}"));
+        assert!(title.contains("warden: device "), "{title}");
+        // The sentence itself, for a person, not JSON.
+        assert!(!body.trim_start().starts_with('{'), "{body}");
+        assert!(body.contains("warden"), "{body}");
+    }
+    assert!(
+        log.contains(&format!("ntfy: {} delivered, 0 given up", got.len())),
+        "{log}"
+    );
+}

@@ -81,6 +81,8 @@ pub struct RunConfig {
     pub bridge: bool,
     /// Where each decision's message is POSTed as JSON ("" = nowhere).
     pub webhook: String,
+    /// An ntfy topic URL each decision's message is pushed to ("" = none).
+    pub ntfy: String,
     /// Where `warden run` serves the dashboard ("off" = nowhere). Loopback
     /// unless configured; anything else belongs behind a TLS proxy.
     pub dashboard: String,
@@ -95,6 +97,7 @@ impl Default for RunConfig {
             table: "warden".into(),
             bridge: true,
             webhook: String::new(),
+            ntfy: String::new(),
             dashboard: "127.0.0.1:8080".into(),
         }
     }

@@ -119,7 +119,15 @@ impl Decision {
 fn compose(ds: &[&Decision]) -> String {
     let first = ds[0];
     let mut out = sentence(&first.reason.text);
-    let did: Vec<String> = ds.iter().map(|d| what_warden_did(&d.action)).collect();
+    let did: Vec<String> = ds
+        .iter()
+        .map(|d| match (&d.action, &d.source) {
+            // A listing's notice follows the owner's feed policy, not an
+            // alert kind's setting.
+            (Action::Notify, Source::Feed { .. }) => "is keeping an eye on it".to_owned(),
+            (action, _) => what_warden_did(action),
+        })
+        .collect();
     out.push_str("warden ");
     out.push_str(&match did.as_slice() {
         [one] => one.clone(),

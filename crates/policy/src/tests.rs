@@ -923,6 +923,15 @@ fn feed_summary() -> AlertSummary {
 fn feed_matches_follow_the_owners_feed_policy_by_severity() {
     let mut p = policy();
     let c = p.on_feed_match(mac(1), "vuln", false, &feed_summary(), at(0));
+    // One message: what the feed says, what warden did, what to do.
+    let said = messages(&c);
+    assert_eq!(said.len(), 1, "{said:?}");
+    assert!(
+        said[0].contains("is keeping an eye on it, and stopped it from opening ports"),
+        "{}",
+        said[0]
+    );
+    assert!(said[0].contains("warden device trust"), "{}", said[0]);
     let kinds: Vec<_> = started(&c).iter().map(|d| d.action.kind()).collect();
     assert_eq!(kinds, vec![ActionKind::Notify, ActionKind::BlockUpnp]);
     assert!(started(&c).iter().all(|d| d.source

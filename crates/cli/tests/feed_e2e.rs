@@ -15,7 +15,6 @@
 
 mod e2e;
 
-use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -159,39 +158,7 @@ fn camera_listed(nets: &FeedNets) -> Option<serde_json::Value> {
 /// Serves the files of `dir` over HTTP from namespace `ns` at `at`.
 fn serve_files(ns: &str, at: std::net::SocketAddr, dir: PathBuf) {
     let listener = in_ns(ns, || TcpListener::bind(at)).unwrap();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut request = String::new();
-            if reader.read_line(&mut request).is_err() {
-                continue;
-            }
-            loop {
-                let mut h = String::new();
-                if reader.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
-                    break;
-                }
-            }
-            let path = request.split_whitespace().nth(1).unwrap_or("/").to_owned();
-            let name = path.rsplit('/').next().unwrap_or("");
-            match std::fs::read(dir.join(name)) {
-                Ok(body) => {
-                    let _ = write!(
-                        stream,
-                        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                        body.len()
-                    );
-                    let _ = stream.write_all(&body);
-                }
-                Err(_) => {
-                    let _ = stream.write_all(
-                        b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-                    );
-                }
-            }
-        }
-    });
+    warden_netlab::serve_files(listener, dir);
 }
 
 /// The camera's frames from before its attack began (its setup: DHCP, DNS,

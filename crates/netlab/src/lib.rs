@@ -140,3 +140,51 @@ pub fn tcp_connects(ns: &str, to: SocketAddr) -> bool {
         s.read_exact(&mut buf).is_ok() && &buf == b"ok"
     })
 }
+
+/// A static file server for tests: serves the files directly in `dir` (by
+/// the last path segment of each GET) on `listener`, 404 for anything else,
+/// one request per connection, until the test process ends. Bind the
+/// listener where the test needs it (loopback, or inside a namespace with
+/// [`in_ns`]).
+pub fn serve_files(listener: TcpListener, dir: std::path::PathBuf) {
+    use std::io::{BufRead, BufReader};
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let Ok(read_half) = stream.try_clone() else {
+                continue;
+            };
+            let mut reader = BufReader::new(read_half);
+            let mut request = String::new();
+            if reader.read_line(&mut request).is_err() {
+                continue;
+            }
+            loop {
+                let mut h = String::new();
+                if reader.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
+                    break;
+                }
+            }
+            let path = request.split_whitespace().nth(1).unwrap_or("/").to_owned();
+            let name = path.rsplit('/').next().unwrap_or("");
+            match std::fs::read(dir.join(name))
+                .ok()
+                .filter(|_| !name.is_empty())
+            {
+                Some(body) => {
+                    let _ = write!(
+                        stream,
+                        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                        body.len()
+                    );
+                    let _ = stream.write_all(&body);
+                }
+                None => {
+                    let _ = stream.write_all(
+                        b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                    );
+                }
+            }
+        }
+    });
+}

@@ -543,6 +543,8 @@ struct Daemon {
     guard: Guard,
     /// Clock (ns) of the last device save.
     saved_ns: i64,
+    /// Clock second the feed was last polled.
+    feed_polled_s: i64,
 }
 
 impl Daemon {
@@ -563,6 +565,12 @@ impl Daemon {
     /// Takes in what the feed thread reported, and sends it the devices to
     /// check every `check_interval_s` (and at once after a new version).
     fn maybe_feed(&mut self, now_ns: i64) {
+        // Once per second of the clock, not per frame.
+        let s = now_ns.div_euclid(1_000_000_000);
+        if s == self.feed_polled_s {
+            return;
+        }
+        self.feed_polled_s = s;
         let Some(feed) = self.guard.feed.as_mut() else {
             return;
         };
@@ -573,7 +581,6 @@ impl Daemon {
         for e in events {
             self.guard.feed_event(e, Timestamp(now_ns));
         }
-        let s = now_ns.div_euclid(1_000_000_000);
         if s < self.guard.next_feed_check_s {
             return;
         }
@@ -823,6 +830,7 @@ pub fn run(mut args: Args) -> Result<ExitCode> {
         pipeline: Pipeline::new(&cfg),
         guard,
         saved_ns: i64::MIN,
+        feed_polled_s: i64::MIN,
     });
     let stop = Arc::new(AtomicBool::new(false));
     signal_hook::flag::register(signal_hook::consts::SIGINT, Arc::clone(&stop))?;

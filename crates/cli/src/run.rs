@@ -506,7 +506,11 @@ impl Sink for Guard {
             return;
         }
         let now = Timestamp(answer.ts_ns);
-        if !self.quarantined(now).contains(&device.mac) {
+        let quarantined = self
+            .policy
+            .active(now)
+            .any(|d| d.device == device.mac && d.action == Action::Quarantine);
+        if !quarantined {
             return;
         }
         if !self

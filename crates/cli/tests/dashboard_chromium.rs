@@ -31,31 +31,11 @@ fn warden() -> Command {
 }
 
 fn chromium() -> PathBuf {
-    let path = PathBuf::from(
-        std::env::var_os("WARDEN_CHROMIUM").unwrap_or_else(|| "/usr/bin/chromium".into()),
-    );
-    if !path.exists() {
-        let ci = if std::env::var_os("CI").is_some() {
-            " CI is set: .ci/setup.d/chromium.sh should have installed it."
-        } else {
-            ""
-        };
-        panic!(
-            "Chromium is missing at {}: install it with `sh .ci/setup.d/chromium.sh` or point \
-             WARDEN_CHROMIUM at a Chromium binary.{ci}",
-            path.display()
-        );
-    }
-    path
+    warden_netlab::chromium()
 }
 
 fn out_dir() -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .parent()
-        .unwrap()
-        .join("screenshots");
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    warden_netlab::screenshots_dir(env!("CARGO_TARGET_TMPDIR"))
 }
 
 /// Kills a child process when dropped (the test's own children only).

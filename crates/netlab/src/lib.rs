@@ -188,3 +188,36 @@ pub fn serve_files(listener: TcpListener, dir: std::path::PathBuf) {
         }
     });
 }
+
+/// The Chromium binary for browser tests: `WARDEN_CHROMIUM`, else
+/// `/usr/bin/chromium`. Panics with what to do when it is missing: these
+/// tests fail, never skip.
+pub fn chromium() -> std::path::PathBuf {
+    let path = std::path::PathBuf::from(
+        std::env::var_os("WARDEN_CHROMIUM").unwrap_or_else(|| "/usr/bin/chromium".into()),
+    );
+    if !path.exists() {
+        let ci = if std::env::var_os("CI").is_some() {
+            " CI is set: .ci/setup.d/chromium.sh should have installed it."
+        } else {
+            ""
+        };
+        panic!(
+            "Chromium is missing at {}: install it with `sh .ci/setup.d/chromium.sh` (Debian's chromium package) \
+             or point WARDEN_CHROMIUM at a Chromium binary.{ci}",
+            path.display()
+        );
+    }
+    path
+}
+
+/// `target/screenshots`, created: where browser tests keep their artefacts.
+/// Pass the test's `env!("CARGO_TARGET_TMPDIR")` (which is `target/tmp`).
+pub fn screenshots_dir(target_tmpdir: &str) -> std::path::PathBuf {
+    let dir = std::path::Path::new(target_tmpdir)
+        .parent()
+        .expect("CARGO_TARGET_TMPDIR has a parent")
+        .join("screenshots");
+    std::fs::create_dir_all(&dir).expect("create target/screenshots");
+    dir
+}

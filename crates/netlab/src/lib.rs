@@ -1,7 +1,8 @@
 //! Plumbing shared by the tests that run real traffic between network
 //! namespaces they create (crates/enforce and the `warden run` end-to-end
-//! suite): running tools, entering a namespace from a thread, and a small
-//! TCP peer. Each suite builds its own topology on top.
+//! suite): running tools, entering a namespace from a thread, a small TCP
+//! peer, a static file server (the feed tests), and finding Chromium for the
+//! browser suites. Each suite builds its own topology on top.
 
 use std::fs::File;
 use std::io::{Read, Write};

@@ -310,7 +310,12 @@ impl ScanState {
     }
 
     fn evidence(&self, now_ns: i64) -> Option<ScanEvidence> {
-        let span_s = (self.last_attempt_ns.max(now_ns) - self.test_start_ns) as f32 / 1e9;
+        // Saturating: capture clocks can jump anywhere (a hostile or broken file).
+        let span_s = self
+            .last_attempt_ns
+            .max(now_ns)
+            .saturating_sub(self.test_start_ns) as f32
+            / 1e9;
         let mut top_ports: Vec<PortCount> = self
             .ports
             .iter()

@@ -334,6 +334,25 @@ fn mirai_telnet_sweep_is_a_scan() {
     }
 }
 
+/// A capture clock that jumps from the far past to the present (a broken or
+/// hostile file) must not overflow the scan's time span (found by fuzzing).
+#[test]
+fn a_scan_across_a_clock_jump_does_not_overflow() {
+    let mut r = Run::new();
+    let mut rng = Rng(7);
+    r.feed(out(i64::MIN, rng.public_ip(), 23, tcp(TcpFlags::SYN), 60));
+    for i in 0..200 {
+        let (ts, dst) = (T0 + i * SEC / 100, rng.public_ip());
+        r.feed(out(ts, dst, 23, tcp(TcpFlags::SYN), 60));
+        r.feed(inb(ts + 1, dst, 23, tcp(TcpFlags::RST | TcpFlags::ACK), 60));
+    }
+    assert_eq!(r.kinds(), vec![AlertKind::Scan]);
+    let Evidence::Scan(e) = &r.raised[0].evidence else {
+        panic!()
+    };
+    assert!(e.rate_per_s.is_finite() && e.rate_per_s >= 0.0);
+}
+
 #[test]
 fn slow_scan_is_caught_within_a_few_dozen_probes() {
     let mut r = Run::new();

@@ -14,7 +14,10 @@
 //! [`MAX_PENDING`] UDP exchanges waiting to be told apart; what does not
 //! fit is counted, never silently dropped.
 
+pub mod catalog;
 pub mod mud;
+
+pub use catalog::Catalog;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;

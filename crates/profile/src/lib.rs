@@ -16,6 +16,7 @@
 
 pub mod catalog;
 pub mod mud;
+pub mod mud_sig;
 
 pub use catalog::Catalog;
 

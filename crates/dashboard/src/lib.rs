@@ -20,9 +20,11 @@ pub mod auth;
 pub mod data;
 mod pages;
 
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
@@ -40,6 +42,40 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 /// Argon2 hash of 19 MiB).
 pub const MAX_CONCURRENT: usize = 8;
 
+/// Connections open at once, from all clients together.
+pub const MAX_CONNECTIONS: usize = 64;
+
+/// Connections open at once from one client address: one household
+/// browser opens about six; a slow or hostile client cannot take them all.
+pub const MAX_CONNECTIONS_PER_CLIENT: usize = 16;
+
+/// A client must send a request's headers within this time (slowloris).
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A request (its body included) must be answered within this time.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Limits that keep slow or hostile clients from holding the dashboard's
+/// connections and memory (docs/dashboard.md, "Security").
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    pub header_read_timeout: Duration,
+    pub request_timeout: Duration,
+    pub max_connections: usize,
+    pub max_connections_per_client: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            header_read_timeout: HEADER_READ_TIMEOUT,
+            request_timeout: REQUEST_TIMEOUT,
+            max_connections: MAX_CONNECTIONS,
+            max_connections_per_client: MAX_CONNECTIONS_PER_CLIENT,
+        }
+    }
+}
+
 /// How to run the dashboard.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -52,6 +88,7 @@ pub struct Config {
     /// Host headers accepted (DNS-rebinding defence), e.g. `router.lan:8080`.
     /// The listen address and, on loopback, `localhost` are always accepted.
     pub allowed_hosts: Vec<String>,
+    pub limits: Limits,
 }
 
 impl Config {
@@ -61,6 +98,7 @@ impl Config {
             listen,
             auth_file: None,
             allowed_hosts: Vec::new(),
+            limits: Limits::default(),
         }
     }
 
@@ -81,6 +119,7 @@ pub struct App {
     /// None: any Host (listening on an unspecified address with no list).
     allowed_hosts: Option<Vec<String>>,
     csp: HeaderValue,
+    request_timeout: Duration,
 }
 
 impl App {
@@ -114,6 +153,7 @@ impl App {
                 auth,
                 allowed_hosts,
                 csp: HeaderValue::from_str(&csp)?,
+                request_timeout: config.limits.request_timeout,
             }),
             code,
         ))
@@ -191,7 +231,12 @@ async fn guard(State(app): State<Arc<App>>, req: Request, next: Next) -> Respons
             &app,
         );
     }
-    let resp = next.run(req).await;
+    // Covers reading the body too (the extractors read it inside): a
+    // client trickling a POST body loses its request slot after this.
+    let resp = match tokio::time::timeout(app.request_timeout, next.run(req)).await {
+        Ok(resp) => resp,
+        Err(_) => (StatusCode::REQUEST_TIMEOUT, "request took too long").into_response(),
+    };
     secure(resp, &app)
 }
 
@@ -265,6 +310,7 @@ pub struct Bound {
     /// on stderr by [`serve`]).
     pub setup_code: Option<String>,
     listener: std::net::TcpListener,
+    limits: Limits,
 }
 
 /// Binds the address and loads the password file, without serving yet:
@@ -287,6 +333,7 @@ pub fn bind(config: &Config) -> anyhow::Result<Bound> {
         app,
         setup_code,
         listener,
+        limits: config.limits,
     })
 }
 
@@ -305,14 +352,115 @@ impl Bound {
         }
         eprintln!("warden dashboard: http://{}/", host_of(self.addr));
         let listener = tokio::net::TcpListener::from_std(self.listener)?;
-        axum::serve(
-            listener,
-            router(self.app).into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await?;
-        Ok(())
+        serve_connections(listener, router(self.app), self.limits, shutdown).await
     }
+}
+
+/// Open connections per client address, and in all.
+#[derive(Default)]
+struct Connections {
+    per_client: HashMap<IpAddr, usize>,
+    total: usize,
+}
+
+/// A connection slot, given back when the connection ends.
+struct Slot {
+    conns: Arc<Mutex<Connections>>,
+    ip: IpAddr,
+}
+
+impl Slot {
+    fn take(conns: &Arc<Mutex<Connections>>, ip: IpAddr, limits: &Limits) -> Option<Slot> {
+        let mut c = conns.lock().unwrap_or_else(|p| p.into_inner());
+        let mine = c.per_client.get(&ip).copied().unwrap_or(0);
+        if c.total >= limits.max_connections || mine >= limits.max_connections_per_client {
+            return None;
+        }
+        c.total += 1;
+        c.per_client.insert(ip, mine + 1);
+        Some(Slot {
+            conns: conns.clone(),
+            ip,
+        })
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut c = self.conns.lock().unwrap_or_else(|p| p.into_inner());
+        c.total -= 1;
+        if let Some(n) = c.per_client.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                c.per_client.remove(&self.ip);
+            }
+        }
+    }
+}
+
+/// The accept loop (axum::serve has no header-read timeout): HTTP/1.1 with
+/// hyper's header-read timeout, a connection cap per client and in all
+/// (over it, a new connection is closed at once), and graceful shutdown.
+async fn serve_connections(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    limits: Limits,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    use axum::extract::ConnectInfo;
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use tower::ServiceExt;
+
+    let conns = Arc::new(Mutex::new(Connections::default()));
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut tasks = tokio::task::JoinSet::new();
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            _ = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait, don't spin.
+                    eprintln!("warden dashboard: accept: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+        };
+        while tasks.try_join_next().is_some() {}
+        let Some(slot) = Slot::take(&conns, peer.ip(), &limits) else {
+            drop(stream);
+            continue;
+        };
+        let svc = router.clone().map_request(
+            move |mut req: axum::http::Request<hyper::body::Incoming>| {
+                req.extensions_mut().insert(ConnectInfo(peer));
+                req
+            },
+        );
+        let svc = hyper_util::service::TowerToHyperService::new(svc);
+        let mut stop = stop_rx.clone();
+        tasks.spawn(async move {
+            let _slot = slot;
+            let conn = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(limits.header_read_timeout)
+                .serve_connection(TokioIo::new(stream), svc);
+            tokio::pin!(conn);
+            tokio::select! {
+                _ = conn.as_mut() => {}
+                _ = stop.changed() => {
+                    conn.as_mut().graceful_shutdown();
+                    let _ = conn.await;
+                }
+            }
+        });
+    }
+    let _ = stop_tx.send(true);
+    // Requests in progress finish (each is bounded by the request timeout).
+    while tasks.join_next().await.is_some() {}
+    Ok(())
 }
 
 /// Binds and serves until `shutdown` completes (for an async caller).

@@ -288,6 +288,8 @@ impl Guard {
                 }
                 Action::BlockSmtp => rules.block_smtp = Some(reason),
                 Action::BlockUpnp => rules.block_upnp = Some(reason),
+                // Filled in below, from the device's profile.
+                Action::EnforceProfile => {}
                 Action::Quarantine => {
                     rules.quarantine = Some(Quarantine {
                         allow: self.quarantine_allow(d.device),

@@ -5,7 +5,8 @@ use serde::Serialize;
 use crate::Timestamp;
 
 /// The behaviour an alert reports. Serialized as the stable strings of the
-/// JSON output (`flood`, `scan`, `spam`, `brute-force`).
+/// JSON output (`flood`, `scan`, `spam`, `brute-force`,
+/// `profile-violation`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum AlertKind {
@@ -13,14 +14,19 @@ pub enum AlertKind {
     Scan,
     Spam,
     BruteForce,
+    /// A device with a network profile (docs/profiles.md) opened, or was
+    /// opened, a flow its profile does not allow. Raised by the live guard,
+    /// which knows the profiles, not by the per-packet detectors.
+    ProfileViolation,
 }
 
 impl AlertKind {
-    pub const ALL: [AlertKind; 4] = [
+    pub const ALL: [AlertKind; 5] = [
         AlertKind::Flood,
         AlertKind::Scan,
         AlertKind::Spam,
         AlertKind::BruteForce,
+        AlertKind::ProfileViolation,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -29,6 +35,7 @@ impl AlertKind {
             AlertKind::Scan => "scan",
             AlertKind::Spam => "spam",
             AlertKind::BruteForce => "brute-force",
+            AlertKind::ProfileViolation => "profile-violation",
         }
     }
 
@@ -63,6 +70,7 @@ pub enum Evidence {
     Scan(ScanEvidence),
     Spam(SpamEvidence),
     BruteForce(BruteForceEvidence),
+    ProfileViolation(ProfileEvidence),
 }
 
 impl Evidence {
@@ -73,6 +81,7 @@ impl Evidence {
             Evidence::Scan(e) => (e.first_seen, e.last_seen),
             Evidence::Spam(e) => (e.first_seen, e.last_seen),
             Evidence::BruteForce(e) => (e.first_seen, e.last_seen),
+            Evidence::ProfileViolation(e) => (e.first_seen, e.last_seen),
         }
     }
 }
@@ -158,4 +167,39 @@ pub struct BruteForceEvidence {
     /// All attempts to it in this incident.
     pub attempts: u64,
     pub window_s: u32,
+}
+
+/// Most flows a profile-violation alert lists; the rest are counted.
+pub const MAX_PROFILE_FLOWS: usize = 16;
+
+/// One flow a device's profile does not allow.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DeniedFlow {
+    /// `from-device` (the device opened it) or `to-device`.
+    pub direction: &'static str,
+    /// tcp, udp, icmp, icmpv6.
+    pub protocol: &'static str,
+    pub peer: IpAddr,
+    /// The accepting side's port (0 for ICMP).
+    pub port: u16,
+    /// Names the router's resolver gave the peer's address for this device.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub names: Vec<String>,
+    /// Packets that opened (or tried to open) it in this incident.
+    pub attempts: u64,
+    pub first_seen: Timestamp,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ProfileEvidence {
+    pub first_seen: Timestamp,
+    pub last_seen: Timestamp,
+    /// Where the profile came from: `owner`, `mud-url`, `model`.
+    pub source: String,
+    /// What it is (a model's vendor and model, a MUD URL, a file).
+    pub profile: String,
+    /// Distinct flows not allowed in this incident.
+    pub denied_flows: u64,
+    /// The first [`MAX_PROFILE_FLOWS`] of them.
+    pub flows: Vec<DeniedFlow>,
 }

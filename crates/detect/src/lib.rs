@@ -20,8 +20,8 @@ mod summary;
 mod time;
 
 pub use alert::{
-    Alert, AlertKind, BruteForceEvidence, Evidence, FloodEvidence, FloodTarget, PortCount,
-    ScanEvidence, SpamEvidence,
+    Alert, AlertKind, BruteForceEvidence, DeniedFlow, Evidence, FloodEvidence, FloodTarget,
+    PortCount, ProfileEvidence, ScanEvidence, SpamEvidence, MAX_PROFILE_FLOWS,
 };
 pub use config::{BruteForceConfig, DetectConfig, FloodConfig, ScanConfig, SpamConfig};
 pub use summary::summary;

@@ -113,6 +113,37 @@ pub fn summary(alert: &Alert, device: &str) -> String {
             e.port,
             e.window_s
         ),
+        Evidence::ProfileViolation(e) => {
+            let first = e.flows.first().map(denied_flow).unwrap_or_default();
+            let more = match e.denied_flows {
+                0 | 1 => String::new(),
+                n => format!(" and {} other flow{}", count(n - 1), if n == 2 { "" } else { "s" }),
+            };
+            format!(
+                "{device} {first}{more}, which its network profile ({}) does not allow: a device doing what its maker declared does not do this, so it may be misconfigured, updated to new behaviour, or taken over.",
+                e.profile
+            )
+        }
+    }
+}
+
+/// "tried to reach 203.0.113.9 (x.example) on TCP port 8443".
+fn denied_flow(f: &crate::DeniedFlow) -> String {
+    let names = match f.names.first() {
+        Some(n) => format!(" ({n})"),
+        None => String::new(),
+    };
+    let proto = f.protocol.to_uppercase();
+    let port = if f.port == 0 {
+        String::new()
+    } else {
+        format!(" on {proto} port {}", f.port)
+    };
+    let ping = if f.port == 0 { " with a ping" } else { "" };
+    if f.direction == "to-device" {
+        format!("was contacted by {}{names}{port}{ping}", f.peer)
+    } else {
+        format!("tried to reach {}{names}{port}{ping}", f.peer)
     }
 }
 
@@ -130,6 +161,36 @@ mod tests {
         assert_eq!(
             addresses(&two[..1], "address"),
             "one internet address (198.51.100.1)"
+        );
+    }
+
+    #[test]
+    fn profile_violation_sentence() {
+        let flow = |port, peer: [u8; 4]| crate::DeniedFlow {
+            direction: "from-device",
+            protocol: "tcp",
+            peer: IpAddr::from(peer),
+            port,
+            names: vec!["update.example.test".into()],
+            attempts: 2,
+            first_seen: Timestamp(1),
+        };
+        let alert = Alert {
+            kind: crate::AlertKind::ProfileViolation,
+            detected_at: Timestamp(1),
+            confidence: 1.0,
+            evidence: Evidence::ProfileViolation(crate::ProfileEvidence {
+                first_seen: Timestamp(1),
+                last_seen: Timestamp(2),
+                source: "owner".into(),
+                profile: "Acme Cam 1".into(),
+                denied_flows: 3,
+                flows: vec![flow(8443, [203, 0, 113, 9]), flow(22, [203, 0, 113, 10])],
+            }),
+        };
+        assert_eq!(
+            summary(&alert, "This camera"),
+            "This camera tried to reach 203.0.113.9 (update.example.test) on TCP port 8443 and 2 other flows, which its network profile (Acme Cam 1) does not allow: a device doing what its maker declared does not do this, so it may be misconfigured, updated to new behaviour, or taken over."
         );
     }
 

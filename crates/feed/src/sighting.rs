@@ -276,6 +276,10 @@ pub fn behaviour_of(alert: &Alert) -> Behaviour {
             ports.push(e.port);
             (BehaviourKind::BruteForce, 0, 1)
         }
+        Evidence::ProfileViolation(e) => {
+            ports.extend(e.flows.iter().map(|f| f.port).filter(|p| *p != 0));
+            (BehaviourKind::ProfileViolation, 0, e.denied_flows)
+        }
     };
     ports.truncate(MAX_PORTS);
     ports.sort_unstable();

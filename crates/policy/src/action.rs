@@ -11,15 +11,18 @@ pub enum ActionKind {
     RateLimit,
     BlockSmtp,
     BlockUpnp,
+    /// Allow only the flows of the device's network profile.
+    EnforceProfile,
     Quarantine,
 }
 
 impl ActionKind {
-    pub const ALL: [ActionKind; 5] = [
+    pub const ALL: [ActionKind; 6] = [
         ActionKind::Notify,
         ActionKind::RateLimit,
         ActionKind::BlockSmtp,
         ActionKind::BlockUpnp,
+        ActionKind::EnforceProfile,
         ActionKind::Quarantine,
     ];
 
@@ -29,6 +32,7 @@ impl ActionKind {
             ActionKind::RateLimit => "rate-limit",
             ActionKind::BlockSmtp => "block-smtp",
             ActionKind::BlockUpnp => "block-upnp",
+            ActionKind::EnforceProfile => "enforce-profile",
             ActionKind::Quarantine => "quarantine",
         }
     }
@@ -60,6 +64,9 @@ pub enum Action {
     BlockSmtp,
     /// No UPnP port mappings and no SSDP/IGD access to the router.
     BlockUpnp,
+    /// Drop what the device sends outside its network profile
+    /// (docs/profiles.md); network plumbing always passes.
+    EnforceProfile,
     /// Drop everything but what the quarantine allow-list lets through
     /// (see [`QuarantineConfig`](crate::QuarantineConfig)).
     Quarantine,
@@ -72,6 +79,7 @@ impl Action {
             Action::RateLimit { .. } => ActionKind::RateLimit,
             Action::BlockSmtp => ActionKind::BlockSmtp,
             Action::BlockUpnp => ActionKind::BlockUpnp,
+            Action::EnforceProfile => ActionKind::EnforceProfile,
             Action::Quarantine => ActionKind::Quarantine,
         }
     }

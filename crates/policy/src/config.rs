@@ -23,6 +23,8 @@ pub struct PolicyConfig {
     pub scan: KindPolicy,
     pub spam: KindPolicy,
     pub brute_force: KindPolicy,
+    /// Profile violations (`[policy.profile]`): enforce the profile or only tell.
+    pub profile: ProfilePolicyConfig,
     /// A new offence this soon after the previous decisions on the device
     /// expire is a repeat: its lifetime doubles, and the kind may escalate.
     pub escalation_window_s: u64,
@@ -55,6 +57,52 @@ pub struct KindPolicy {
     /// the decision lasts. Ignored when the action is a quarantine, which
     /// already covers it.
     pub block_upnp: bool,
+}
+
+/// What a `profile-violation` leads to. `action = "enforce"` (the default)
+/// drops what the device sends outside its profile; `"notify"` only tells.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProfilePolicyConfig {
+    pub action: ProfileAction,
+    /// How long the first offence's enforcement lasts; doubles per repeat,
+    /// and a violation that goes on renews it.
+    pub lifetime_s: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProfileAction {
+    Enforce,
+    Notify,
+}
+
+impl Default for ProfilePolicyConfig {
+    fn default() -> Self {
+        // A day: a profile describes the device's whole job, so holding it
+        // to that for a day breaks nothing it declared, while a taken-over
+        // device's own connections stay cut.
+        ProfilePolicyConfig {
+            action: ProfileAction::Enforce,
+            lifetime_s: 86_400,
+        }
+    }
+}
+
+impl ProfilePolicyConfig {
+    fn kind_policy(&self) -> KindPolicy {
+        let action = match self.action {
+            ProfileAction::Enforce => ActionKind::EnforceProfile,
+            ProfileAction::Notify => ActionKind::Notify,
+        };
+        KindPolicy {
+            action,
+            lifetime_s: self.lifetime_s,
+            escalate_to: action,
+            escalate_from_offence: 0,
+            block_upnp: false,
+        }
+    }
 }
 
 /// The limits of the `rate-limit` action, on everything the device sends.
@@ -266,6 +314,7 @@ impl KindPolicy {
                 escalate_from_offence: 0,
                 block_upnp: false,
             },
+            AlertKind::ProfileViolation => ProfilePolicyConfig::default().kind_policy(),
         }
     }
 }
@@ -277,6 +326,7 @@ impl Default for PolicyConfig {
             scan: KindPolicy::default_for(AlertKind::Scan),
             spam: KindPolicy::default_for(AlertKind::Spam),
             brute_force: KindPolicy::default_for(AlertKind::BruteForce),
+            profile: ProfilePolicyConfig::default(),
             escalation_window_s: 86_400,
             max_lifetime_s: 7 * 86_400,
             rate_limit: RateLimitConfig::default(),
@@ -292,12 +342,13 @@ impl Default for PolicyConfig {
 pub(crate) const MAX_SECONDS: u64 = 366 * 86_400;
 
 impl PolicyConfig {
-    pub fn kind(&self, kind: AlertKind) -> &KindPolicy {
+    pub fn kind(&self, kind: AlertKind) -> KindPolicy {
         match kind {
-            AlertKind::Flood => &self.flood,
-            AlertKind::Scan => &self.scan,
-            AlertKind::Spam => &self.spam,
-            AlertKind::BruteForce => &self.brute_force,
+            AlertKind::Flood => self.flood.clone(),
+            AlertKind::Scan => self.scan.clone(),
+            AlertKind::Spam => self.spam.clone(),
+            AlertKind::BruteForce => self.brute_force.clone(),
+            AlertKind::ProfileViolation => self.profile.kind_policy(),
         }
     }
 
@@ -380,6 +431,7 @@ impl PolicyConfig {
             },
             ActionKind::BlockSmtp => Action::BlockSmtp,
             ActionKind::BlockUpnp => Action::BlockUpnp,
+            ActionKind::EnforceProfile => Action::EnforceProfile,
             ActionKind::Quarantine => Action::Quarantine,
         }
     }
@@ -401,6 +453,7 @@ impl PolicyConfig {
 fn key(kind: AlertKind) -> &'static str {
     match kind {
         AlertKind::BruteForce => "brute_force",
+        AlertKind::ProfileViolation => "profile",
         other => other.as_str(),
     }
 }
@@ -425,6 +478,7 @@ mod raw {
         scan: Option<Kind>,
         spam: Option<Kind>,
         brute_force: Option<Kind>,
+        profile: Option<ProfilePolicyConfig>,
         escalation_window_s: Option<u64>,
         max_lifetime_s: Option<u64>,
         rate_limit: Option<RateLimitConfig>,
@@ -465,6 +519,7 @@ mod raw {
                 scan: kind(r.scan, AlertKind::Scan),
                 spam: kind(r.spam, AlertKind::Spam),
                 brute_force: kind(r.brute_force, AlertKind::BruteForce),
+                profile: r.profile.unwrap_or(d.profile),
                 escalation_window_s: r.escalation_window_s.unwrap_or(d.escalation_window_s),
                 max_lifetime_s: r.max_lifetime_s.unwrap_or(d.max_lifetime_s),
                 rate_limit: r.rate_limit.unwrap_or(d.rate_limit),

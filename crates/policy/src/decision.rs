@@ -329,5 +329,20 @@ pub fn evidence_line(e: &Evidence) -> String {
             "brute force: {} answered connections to {}:{} within {} s, {} attempts",
             b.answered_connections, b.target, b.port, b.window_s, b.attempts
         ),
+        Evidence::ProfileViolation(p) => {
+            let flows: Vec<String> = p
+                .flows
+                .iter()
+                .take(4)
+                .map(|f| format!("{} {} {} port {}", f.direction, f.protocol, f.peer, f.port))
+                .collect();
+            format!(
+                "profile-violation: {} flows not allowed by {} profile {}: {}",
+                p.denied_flows,
+                p.source,
+                p.profile,
+                flows.join("; ")
+            )
+        }
     }
 }

@@ -37,8 +37,8 @@ mod tests;
 
 pub use action::{Action, ActionKind};
 pub use config::{
-    FeedPolicyConfig, KindPolicy, PolicyConfig, QuarantineAllowance, QuarantineConfig,
-    RateLimitConfig,
+    FeedPolicyConfig, KindPolicy, PolicyConfig, ProfileAction, ProfilePolicyConfig,
+    QuarantineAllowance, QuarantineConfig, RateLimitConfig,
 };
 pub use decision::{
     evidence_line, AlertSummary, Change, Choice, Decision, EndReason, Escalation, OwnerChoice,

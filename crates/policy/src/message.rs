@@ -55,6 +55,7 @@ fn what_warden_did(action: &Action) -> String {
         ),
         Action::BlockSmtp => "blocked its outgoing mail (ports 25, 465 and 587)".into(),
         Action::BlockUpnp => "stopped it from opening ports on your router (UPnP)".into(),
+        Action::EnforceProfile => "now lets it make only the connections its network profile allows (the rest are dropped)".into(),
         Action::Quarantine => "cut it off from the network (only name lookups, the clock and allowed update servers still work)".into(),
     }
 }
@@ -65,16 +66,25 @@ fn what_was_lifted(action: &Action) -> &'static str {
         Action::RateLimit { .. } => "the rate limit",
         Action::BlockSmtp => "the mail block",
         Action::BlockUpnp => "the UPnP block",
+        Action::EnforceProfile => "the profile's limits",
         Action::Quarantine => "the quarantine",
     }
 }
 
 fn advice(kind: AlertKind) -> String {
+    if kind == AlertKind::ProfileViolation {
+        return "What to do: if you changed how you use the device or it was just updated, its \
+                profile may be out of date; `warden device trust` lifts the limits, and a new \
+                profile (warden device profile) replaces the old one. If you did nothing, treat it \
+                as possibly infected: restart it, update its firmware, and change its password."
+            .to_owned();
+    }
     let specific = match kind {
         AlertKind::Flood => "It was sending attack traffic to someone else on the internet.",
         AlertKind::Scan => "It was searching for other devices to break into; check that your other devices do not use their factory passwords.",
         AlertKind::Spam => "Mail from it is almost certainly spam sent for a botnet.",
         AlertKind::BruteForce => "It was guessing passwords; change the password of the device it targeted, and of this one.",
+        AlertKind::ProfileViolation => "",
     };
     format!(
         "{specific} What to do: the device is probably infected. Unplug it and plug it back in \
@@ -213,6 +223,7 @@ impl Decision {
             Action::RateLimit { .. } => "rate-limited",
             Action::BlockSmtp => "blocked outgoing mail of",
             Action::BlockUpnp => "blocked UPnP for",
+            Action::EnforceProfile => "held to its network profile",
             Action::Quarantine => "quarantined",
         };
         let how_long = match self.expires {

@@ -240,6 +240,10 @@ impl Guard {
                 OwnerCommand::Trust => self.policy.trust(c.device, now),
                 OwnerCommand::Release => self.policy.release(c.device, now),
                 OwnerCommand::Quarantine => self.policy.quarantine(c.device, now),
+                OwnerCommand::Profile => {
+                    self.profile_changed(c.device);
+                    Vec::new()
+                }
             };
             self.handle(changes);
             if let Err(e) = self.store.finish_command(c.id, now) {
@@ -248,6 +252,9 @@ impl Guard {
             }
         }
     }
+
+    /// The owner's profile mapping of `device` changed: read it again.
+    fn profile_changed(&mut self, _device: Mac) {}
 
     /// Ticks the policy once per second of the clock (capture time in
     /// replay, kernel time live). New decisions are enforced at once, after

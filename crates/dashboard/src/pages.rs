@@ -569,6 +569,7 @@ async fn device_page(
                 OwnerCommand::Trust => "Trust",
                 OwnerCommand::Release => "Release",
                 OwnerCommand::Quarantine => "Quarantine",
+                OwnerCommand::Profile => "Profile change",
             }
         )),
         (None, Some(_)) => Some("Name saved.".to_owned()),

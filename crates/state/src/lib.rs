@@ -210,6 +210,8 @@ pub enum OwnerCommand {
     Trust,
     Release,
     Quarantine,
+    /// The owner's profile mapping of the device changed (`device_profiles`).
+    Profile,
 }
 
 impl OwnerCommand {
@@ -218,6 +220,7 @@ impl OwnerCommand {
             OwnerCommand::Trust => "trust",
             OwnerCommand::Release => "release",
             OwnerCommand::Quarantine => "quarantine",
+            OwnerCommand::Profile => "profile",
         }
     }
 
@@ -226,10 +229,24 @@ impl OwnerCommand {
             OwnerCommand::Trust,
             OwnerCommand::Release,
             OwnerCommand::Quarantine,
+            OwnerCommand::Profile,
         ]
         .into_iter()
         .find(|c| c.as_str() == s)
     }
+}
+
+/// The owner's profile mapping of one device (`warden device profile`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ProfileMapping {
+    /// `model`, `mud`, `learned`, or `none` (no profile, whatever the
+    /// device's MUD URL or a matching model say).
+    pub source: String,
+    /// Where it came from, for people.
+    pub label: String,
+    /// A threat model's `network` section as JSON; None for `none`.
+    pub network: Option<String>,
+    pub since: Timestamp,
 }
 
 /// A queued owner command.
@@ -628,6 +645,63 @@ impl Store {
             escalations,
             next_id: u64::try_from(next_id).unwrap_or(1).max(1),
         })
+    }
+
+    // ---- profile mappings (CLI -> daemon, with an owner command)
+
+    /// Stores (replaces) the owner's profile mapping of `device`.
+    pub fn set_profile_mapping(&mut self, device: Mac, m: &ProfileMapping) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO device_profiles (device, source, label, network, since)
+             VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (device) DO UPDATE SET source = ?2, label = ?3, network = ?4, since = ?5",
+            params![
+                device.to_string(),
+                m.source,
+                clip(&m.label),
+                m.network,
+                m.since.0
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// The owner's mapping of `device`, if any.
+    pub fn profile_mapping(&self, device: Mac) -> Result<Option<ProfileMapping>> {
+        Ok(self
+            .profile_mappings_where(Some(device))?
+            .into_iter()
+            .next()
+            .map(|(_, m)| m))
+    }
+
+    /// Every owner mapping.
+    pub fn profile_mappings(&self) -> Result<Vec<(Mac, ProfileMapping)>> {
+        self.profile_mappings_where(None)
+    }
+
+    fn profile_mappings_where(&self, device: Option<Mac>) -> Result<Vec<(Mac, ProfileMapping)>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT device, source, label, network, since FROM device_profiles
+             WHERE ?1 IS NULL OR device = ?1 ORDER BY device",
+        )?;
+        let rows = stmt.query_map(params![device.map(|d| d.to_string())], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                ProfileMapping {
+                    source: r.get(1)?,
+                    label: r.get(2)?,
+                    network: r.get(3)?,
+                    since: Timestamp(r.get(4)?),
+                },
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (mac, m) = row?;
+            out.push((mac_of(mac, "device_profiles")?, m));
+        }
+        Ok(out)
     }
 
     // ---- owner commands (CLI -> daemon)

@@ -9,7 +9,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use crate::StateError;
 
 /// Migration `i` takes the schema from version `i` to `i + 1`.
-pub const MIGRATIONS: &[&str] = &[V1, V2];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 /// Version 1. Times are nanoseconds since the Unix epoch (UTC); MACs are
 /// lower-case `aa:bb:cc:dd:ee:ff`; JSON columns are checked with
@@ -100,6 +100,54 @@ CREATE TABLE owner_commands (
     done_at INTEGER
 ) STRICT;
 CREATE INDEX owner_commands_pending ON owner_commands (done_at, id);
+"#;
+
+/// Device network profiles (docs/profiles.md): the `profile-violation`
+/// alert kind, the owner's `profile` command, and the owner's mapping of a
+/// device to a profile. SQLite cannot change a CHECK constraint, so the two
+/// tables are rebuilt with their rows.
+const V3: &str = r#"
+CREATE TABLE alerts_v3 (
+    id INTEGER PRIMARY KEY,
+    device TEXT NOT NULL REFERENCES devices(mac) ON DELETE CASCADE,
+    kind TEXT NOT NULL CHECK (kind IN ('flood', 'scan', 'spam', 'brute-force', 'profile-violation')),
+    detected_at INTEGER NOT NULL,
+    confidence REAL NOT NULL,
+    summary TEXT NOT NULL,
+    evidence TEXT NOT NULL CHECK (json_valid(evidence))
+) STRICT;
+INSERT INTO alerts_v3 SELECT id, device, kind, detected_at, confidence, summary, evidence FROM alerts;
+DROP TABLE alerts;
+ALTER TABLE alerts_v3 RENAME TO alerts;
+CREATE INDEX alerts_by_device ON alerts (device, detected_at);
+CREATE INDEX alerts_by_time ON alerts (detected_at);
+
+CREATE TABLE owner_commands_v3 (
+    id INTEGER PRIMARY KEY,
+    device TEXT NOT NULL CHECK (length(device) = 17),
+    command TEXT NOT NULL CHECK (command IN ('trust', 'release', 'quarantine', 'profile')),
+    at INTEGER NOT NULL,
+    done_at INTEGER
+) STRICT;
+INSERT INTO owner_commands_v3 SELECT id, device, command, at, done_at FROM owner_commands;
+DROP TABLE owner_commands;
+ALTER TABLE owner_commands_v3 RENAME TO owner_commands;
+CREATE INDEX owner_commands_pending ON owner_commands (done_at, id);
+
+-- The owner's word on a device's profile (`warden device profile`); it wins
+-- over a MUD URL and a matched threat model. No foreign key: a device may
+-- be mapped before it is first seen.
+CREATE TABLE device_profiles (
+    device TEXT PRIMARY KEY NOT NULL CHECK (length(device) = 17),
+    -- model | mud | learned | none (the owner says: no profile)
+    source TEXT NOT NULL CHECK (source IN ('model', 'mud', 'learned', 'none')),
+    -- Where it came from, for people: a file name, a URL.
+    label TEXT NOT NULL,
+    -- A threat model's `network` section as JSON; NULL for `none`.
+    network TEXT CHECK (network IS NULL OR json_valid(network)),
+    since INTEGER NOT NULL,
+    CHECK ((source = 'none') = (network IS NULL))
+) STRICT;
 "#;
 
 pub fn version(conn: &Connection) -> Result<u32, StateError> {

@@ -765,3 +765,79 @@ fn owner_commands_queue_for_the_daemon_in_order() {
         )
         .is_err());
 }
+
+#[test]
+fn a_version_2_database_keeps_its_rows_and_takes_profile_violations_and_mappings() {
+    let (_dir, path) = temp();
+    {
+        // A database as version 2 left it, with an alert and a command.
+        let mut conn = rusqlite::Connection::open(&path).unwrap();
+        conn.pragma_update(None, "foreign_keys", true).unwrap();
+        schema::migrate(&mut conn, &schema::MIGRATIONS[..2], "old").unwrap();
+        conn.execute_batch(
+            "INSERT INTO devices (mac, first_seen, last_seen) VALUES ('00:00:00:00:00:01', 0, 0);
+             INSERT INTO alerts (device, kind, detected_at, confidence, summary, evidence)
+                 VALUES ('00:00:00:00:00:01', 'scan', 5, 1.0, 'old alert', '{}');
+             INSERT INTO owner_commands (device, command, at) VALUES ('00:00:00:00:00:01', 'trust', 7);",
+        )
+        .unwrap();
+        assert!(conn
+            .execute(
+                "INSERT INTO alerts (device, kind, detected_at, confidence, summary, evidence)
+                 VALUES ('00:00:00:00:00:01', 'profile-violation', 6, 1.0, 's', '{}')",
+                [],
+            )
+            .is_err());
+    }
+    let mut store = Store::open(&path).unwrap();
+    assert_eq!(store.schema_version().unwrap(), 3);
+    store.integrity_check().unwrap();
+    let kept: (String, i64) = store
+        .connection()
+        .query_row("SELECT summary, detected_at FROM alerts", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    assert_eq!(kept, ("old alert".to_owned(), 5));
+    assert_eq!(store.pending_commands().unwrap().len(), 1);
+    store
+        .connection()
+        .execute(
+            "INSERT INTO alerts (device, kind, detected_at, confidence, summary, evidence)
+             VALUES ('00:00:00:00:00:01', 'profile-violation', 6, 1.0, 's', '{}')",
+            [],
+        )
+        .unwrap();
+    let device = mac(1);
+    store
+        .queue_command(device, OwnerCommand::Profile, at(8))
+        .unwrap();
+    assert_eq!(
+        store.pending_commands().unwrap()[1].command,
+        OwnerCommand::Profile
+    );
+    let m = warden_state::ProfileMapping {
+        source: "model".into(),
+        label: "cam.yaml".into(),
+        network: Some(r#"{"flows":[]}"#.into()),
+        since: at(9),
+    };
+    store.set_profile_mapping(device, &m).unwrap();
+    assert_eq!(store.profile_mapping(device).unwrap(), Some(m));
+    let none = warden_state::ProfileMapping {
+        source: "none".into(),
+        label: "the owner".into(),
+        network: None,
+        since: at(10),
+    };
+    store.set_profile_mapping(device, &none).unwrap();
+    assert_eq!(store.profile_mappings().unwrap(), vec![(device, none)]);
+    // `none` carries no profile, and anything else must.
+    let bad = warden_state::ProfileMapping {
+        source: "model".into(),
+        label: "x".into(),
+        network: None,
+        since: at(11),
+    };
+    assert!(store.set_profile_mapping(mac(2), &bad).is_err());
+}

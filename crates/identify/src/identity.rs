@@ -79,14 +79,23 @@ mod model_rank {
     pub const DHCP_FQDN: u8 = 1;
 }
 
-/// Rank of each source for the firmware guess (higher wins).
+/// Rank of each source for the firmware guess (higher wins). Only sources
+/// that state the device's own version count: a DHCP client (`udhcp
+/// 1.31.1`, `dhcpcd-9.4.1`), a browser or HTTP client (`Mozilla/5.0`,
+/// `Wget/1.13`), a web server (`lighttpd/1.4.34`) or a UPnP SDK is the same
+/// version across many devices and firmware releases, and a feed listing
+/// that names a firmware range would match it by accident. Those versions
+/// stay in `software`.
 mod firmware_rank {
-    pub const MDNS_TXT: u8 = 6;
-    pub const UPNP_PRODUCT: u8 = 5;
-    pub const DHCP_VENDOR_CLASS: u8 = 4;
-    pub const HTTP_SERVER: u8 = 3;
-    pub const USER_AGENT: u8 = 2;
-    pub const DHCP6_VENDOR_CLASS: u8 = 1;
+    pub const MDNS_TXT: u8 = 2;
+    pub const UPNP_PRODUCT: u8 = 1;
+}
+
+/// UPnP SERVER products that are a UPnP library, not the device's own
+/// software: their version is the library's (compared in lowercase).
+fn is_upnp_stack(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    n.ends_with("sdk for upnp devices") || matches!(n.as_str(), "miniupnpd" | "libupnp")
 }
 
 /// Rank of each source for the OS guess (higher wins).
@@ -361,9 +370,8 @@ impl Identity {
             Observation::DhcpVendorClass(vc) => {
                 if set_first(&mut self.dhcp.vendor_class, vc) {
                     self.update_fingerprint();
-                    if self.add_software(vc, SoftwareSource::Dhcp) {
-                        self.offer_firmware(vc, firmware_rank::DHCP_VENDOR_CLASS);
-                    }
+                    // The DHCP client's version, not the device's firmware.
+                    self.add_software(vc, SoftwareSource::Dhcp);
                 }
             }
             Observation::DhcpParameterList(prl) => {
@@ -400,9 +408,7 @@ impl Identity {
             Observation::Dhcp6VendorClass { enterprise, class } => {
                 if set_first(&mut self.dhcp.v6_vendor_class, class) {
                     self.dhcp.v6_enterprise = Some(enterprise);
-                    if self.add_software(class, SoftwareSource::Dhcp6) {
-                        self.offer_firmware(class, firmware_rank::DHCP6_VENDOR_CLASS);
-                    }
+                    self.add_software(class, SoftwareSource::Dhcp6);
                 }
             }
             Observation::Dhcp6Fqdn(f) => {
@@ -448,9 +454,9 @@ impl Identity {
             Observation::HttpServer(s) => {
                 if !self.http_servers.iter().any(|v| v == truncate(s, MAX_TEXT)) {
                     push_distinct(&mut self.http_servers, CAP_HTTP_SERVERS, s);
+                    // The web server's version, not the device's firmware.
                     if let Some(p) = products(s).find(|p| p.version.is_some()) {
                         self.push_software(&p, SoftwareSource::HttpServer);
-                        self.offer_firmware_product(&p, firmware_rank::HTTP_SERVER);
                     }
                 }
             }
@@ -530,20 +536,18 @@ impl Identity {
                 if looks_like_model(p.name) {
                     self.offer_model(p.name, model_rank::UPNP_PRODUCT);
                 }
-                self.offer_firmware_product(&p, firmware_rank::UPNP_PRODUCT);
+                if !is_upnp_stack(p.name) {
+                    self.offer_firmware_product(&p, firmware_rank::UPNP_PRODUCT);
+                }
             }
         }
     }
 
+    /// A client's products are software, never the firmware guess.
     fn apply_user_agent(&mut self, ua: &str) {
-        let mut firmware_offered = false;
         for p in products(ua) {
             if p.version.is_some() {
                 self.push_software(&p, SoftwareSource::UserAgent);
-                if !firmware_offered {
-                    self.offer_firmware_product(&p, firmware_rank::USER_AGENT);
-                    firmware_offered = true;
-                }
             }
             // `Wget/1.13 (linux-uclibc)`: the first comment item names the platform.
             if let Some(c) = p.comment {
@@ -601,16 +605,13 @@ impl Identity {
         self.os_rank = rank;
     }
 
-    /// Adds every versioned product of `s`; true if there was one.
-    fn add_software(&mut self, s: &str, source: SoftwareSource) -> bool {
-        let mut any = false;
+    /// Adds every versioned product of `s`.
+    fn add_software(&mut self, s: &str, source: SoftwareSource) {
         for p in products(s) {
             if p.version.is_some() {
                 self.push_software(&p, source);
-                any = true;
             }
         }
-        any
     }
 
     fn push_software(&mut self, p: &Product<'_>, source: SoftwareSource) {
@@ -829,7 +830,7 @@ mod tests {
         ]);
         assert_eq!(id.hostname(), Some("DCH-G020"));
         assert_eq!(id.model(), Some("DCH-G020"));
-        assert_eq!(id.firmware(), Some("udhcp 1.21.1--LSDK-10.2-00082-4"));
+        assert_eq!(id.firmware(), None, "the DHCP client is not the firmware");
         assert_eq!(
             id.fingerprint(),
             Some("1,3,6,12,15,28,42|udhcp 1.21.1--LSDK-10.2-00082-4")
@@ -891,7 +892,7 @@ mod tests {
             O::UserAgent("Wget/1.13 (linux-uclibc)"),
             O::HttpServer("lighttpd/1.4.34"),
         ]);
-        assert_eq!(id.firmware(), Some("lighttpd/1.4.34"));
+        assert_eq!(id.firmware(), None);
         assert_eq!(id.os(), Some("linux-uclibc"));
         let id = with(&[O::UpnpServer("Linux/3.14.0 UPnP/1.0 IpBridge/1.9.0")]);
         assert_eq!(
@@ -906,6 +907,69 @@ mod tests {
             (id.firmware(), id.os(), id.software().len()),
             (None, None, 0)
         );
+    }
+
+    /// Versions of DHCP clients, browsers and other clients, web servers
+    /// and UPnP libraries are software the device runs, not its firmware: a
+    /// feed listing for a firmware range must not match them.
+    #[test]
+    fn client_and_server_software_is_not_firmware() {
+        for obs in [
+            O::DhcpVendorClass("udhcp 1.31.1"),
+            O::DhcpVendorClass("dhcpcd-9.4.1:Linux-5.10.17-v7+:armv7l:BCM2835"),
+            O::DhcpVendorClass("MSFT 5.0"),
+            O::Dhcp6VendorClass {
+                enterprise: 4413,
+                class: "udhcp 1.31.1",
+            },
+            O::UserAgent(
+                "Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Mobile Safari/537.36",
+            ),
+            O::UserAgent("Wget/1.13 (linux-uclibc)"),
+            O::UserAgent("curl/7.64.0"),
+            O::HttpServer("lighttpd/1.4.34"),
+            O::UpnpServer("Linux/2.6.21, UPnP/1.0, Portable SDK for UPnP devices/1.6.18"),
+            O::UpnpServer("Linux/4.9 UPnP/1.1 MiniUPnPd/2.1"),
+        ] {
+            let id = with(&[obs]);
+            assert_eq!(id.firmware(), None, "{obs:?}");
+        }
+        // All together, then the device's own version: that one is the firmware.
+        let mut id = with(&[
+            O::DhcpVendorClass("udhcp 1.31.1"),
+            O::UserAgent("Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0"),
+            O::HttpServer("lighttpd/1.4.34"),
+        ]);
+        assert_eq!(id.firmware(), None);
+        // ... and kept as software seen, with where each came from.
+        let seen: Vec<_> = id
+            .software()
+            .iter()
+            .map(|s| (s.product.as_str(), s.version.as_str(), s.source))
+            .collect();
+        assert!(
+            seen.contains(&("udhcp", "1.31.1", SoftwareSource::Dhcp)),
+            "{seen:?}"
+        );
+        assert!(
+            seen.contains(&("Mozilla", "5.0", SoftwareSource::UserAgent)),
+            "{seen:?}"
+        );
+        assert!(
+            seen.contains(&("Firefox", "120.0", SoftwareSource::UserAgent)),
+            "{seen:?}"
+        );
+        assert!(
+            seen.contains(&("lighttpd", "1.4.34", SoftwareSource::HttpServer)),
+            "{seen:?}"
+        );
+        id.apply(&O::UpnpServer("Linux/3.14.0 UPnP/1.0 IpBridge/1.9.0"));
+        assert_eq!(id.firmware(), Some("IpBridge/1.9.0"));
+        id.apply(&O::MdnsTxt {
+            key: "fwver",
+            value: "1.60.0",
+        });
+        assert_eq!(id.firmware(), Some("1.60.0"));
     }
 
     #[test]
@@ -1086,7 +1150,6 @@ mod tests {
             O::DhcpHostname("Philips-hue"),
             O::DhcpVendorClass("udhcp 1.19.4"),
         ]);
-        // Vendor class is also the firmware guess: shown once.
         assert_eq!(id.summary(), "Philips-hue · udhcp 1.19.4");
         assert_eq!(Identity::new().summary(), "");
         assert!(Identity::new().is_empty());

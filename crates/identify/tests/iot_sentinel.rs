@@ -179,6 +179,32 @@ fn recovers_expected_identities() {
                 row.device
             );
         }
+        // The firmware guess is never a DHCP client's, an HTTP client's or a
+        // web server's version: those are the same on many devices and
+        // firmware releases, and would match a feed's firmware ranges.
+        if let Some(fw) = id.firmware() {
+            let fw_l = fw.to_ascii_lowercase();
+            if Some(fw) == id.dhcp().vendor_class()
+                || fw_l.starts_with("udhcp")
+                || fw_l.starts_with("dhcpcd")
+                || fw_l.contains("sdk for upnp devices")
+            {
+                failures.push(format!(
+                    "{}: firmware {fw:?} is client software",
+                    row.device
+                ));
+            }
+            for s in id.software() {
+                use warden_identify::identity::SoftwareSource as S;
+                let client = matches!(s.source, S::Dhcp | S::Dhcp6 | S::UserAgent | S::HttpServer);
+                if client && fw == format!("{}/{}", s.product, s.version) {
+                    failures.push(format!(
+                        "{}: firmware {fw:?} is {:?} software",
+                        row.device, s.source
+                    ));
+                }
+            }
+        }
         // A device that independent tools saw something for must have an identity.
         if want_host.is_some() || want_vc.is_some() || !row.upnp_or_ua.is_empty() {
             assert!(n > 0 && !id.is_empty(), "{}: nothing observed", row.device);

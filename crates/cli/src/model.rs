@@ -1,4 +1,5 @@
-//! `warden model lint|render|schema|verify|mud|import-mud`: device threat models
+//! `warden model lint|render|schema|verify|mud|import-mud|verify-mud-signature`:
+//! device threat models
 //! (docs/threat-models.md, docs/profiles.md).
 
 use std::io::{Read, Write};
@@ -60,9 +61,35 @@ enum Cmd {
     /// Read an RFC 8520 MUD file into a threat model skeleton (YAML): its
     /// identity and network flows, for `verify` and the guard; entries it
     /// cannot express are listed on standard error.
+    ///
+    /// With --signer, the file is imported only if --signature verifies
+    /// against that signer (RFC 8520 s.13); exit status 2 otherwise.
     ImportMud {
         /// The MUD file (JSON, at most 256 KiB).
         file: PathBuf,
+        /// The file's detached CMS signature (DER or PEM, at most 64 KiB),
+        /// as fetched from its `mud-signature` URL.
+        #[arg(long, value_name = "SIG", requires = "signer")]
+        signature: Option<PathBuf>,
+        /// Who must have signed it: the signer's certificate (PEM or DER
+        /// file), or sha256:HEX, the SHA-256 of its SubjectPublicKeyInfo or
+        /// of its certificate.
+        #[arg(long, value_name = "CERT|sha256:HEX", requires = "signature")]
+        signer: Option<String>,
+    },
+    /// Check a MUD file's detached CMS signature (RFC 8520 s.13) against a
+    /// pinned signer. Exit status: 0 verified, 1 not verified, 2 unusable
+    /// input.
+    VerifyMudSignature {
+        /// The MUD file (at most 256 KiB).
+        file: PathBuf,
+        /// Its signature (DER or PEM CMS SignedData, at most 64 KiB).
+        signature: PathBuf,
+        /// Who must have signed it: the signer's certificate (PEM or DER
+        /// file), or sha256:HEX, the SHA-256 of its SubjectPublicKeyInfo or
+        /// of its certificate.
+        #[arg(long, value_name = "CERT|sha256:HEX")]
+        signer: String,
     },
     /// Check a capture of the device against the network behaviour its model
     /// declares, and list every flow the model does not declare
@@ -166,7 +193,16 @@ pub fn run(args: Args) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Mud { model, out, url } => mud_export(&model, out.as_deref(), url.as_deref()),
-        Cmd::ImportMud { file } => mud_import(&file),
+        Cmd::ImportMud {
+            file,
+            signature,
+            signer,
+        } => mud_import(&file, signature.as_deref().zip(signer.as_deref())),
+        Cmd::VerifyMudSignature {
+            file,
+            signature,
+            signer,
+        } => verify_mud_signature(&file, &signature, &signer),
         Cmd::Verify {
             model,
             capture,
@@ -418,13 +454,92 @@ fn mud_export(model: &Path, out: Option<&Path>, url: Option<&str>) -> Result<Exi
     Ok(ExitCode::SUCCESS)
 }
 
-/// `warden model import-mud`: a MUD file as a model skeleton.
-fn mud_import(file: &Path) -> Result<ExitCode> {
-    let f = std::fs::File::open(file).with_context(|| format!("opening {}", file.display()))?;
+/// At most `limit + 1` bytes of a file: enough for the reader to refuse
+/// an oversized one, without reading an endless one.
+fn read_bounded(path: &Path, limit: usize) -> Result<Vec<u8>> {
+    let f = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
     let mut bytes = Vec::new();
-    f.take(warden_profile::mud::MAX_MUD_BYTES as u64 + 1)
+    f.take(limit as u64 + 1)
         .read_to_end(&mut bytes)
-        .with_context(|| format!("reading {}", file.display()))?;
+        .with_context(|| format!("reading {}", path.display()))?;
+    Ok(bytes)
+}
+
+/// `--signer`: `sha256:HEX`, or else a certificate file.
+fn pinned_signer(signer: &str) -> Result<warden_profile::mud_sig::PinnedSigner> {
+    use warden_profile::mud_sig::{PinnedSigner, MAX_SIGNATURE_BYTES};
+    if signer.to_ascii_lowercase().starts_with("sha256:") {
+        return PinnedSigner::from_pin(signer).map_err(|e| anyhow::anyhow!("--signer: {e}"));
+    }
+    let bytes = read_bounded(Path::new(signer), MAX_SIGNATURE_BYTES)
+        .context("--signer (a certificate file, or sha256:HEX)")?;
+    PinnedSigner::from_certificate(&bytes).map_err(|e| anyhow::anyhow!("--signer {signer}: {e}"))
+}
+
+/// Checks `signature` over the MUD file's bytes; the signer, or why not.
+fn check_mud_signature(
+    mud: &[u8],
+    signature: &Path,
+    signer: &str,
+) -> Result<std::result::Result<warden_profile::mud_sig::SignerInfo, String>> {
+    let pinned = pinned_signer(signer)?;
+    let sig = read_bounded(signature, warden_profile::mud_sig::MAX_SIGNATURE_BYTES)?;
+    Ok(warden_profile::mud_sig::verify(mud, &sig, &pinned).map_err(|e| e.to_string()))
+}
+
+/// `warden model verify-mud-signature`: 0 verified, 1 not, 2 unusable input.
+fn verify_mud_signature(file: &Path, signature: &Path, signer: &str) -> Result<ExitCode> {
+    let checked = read_bounded(file, warden_profile::mud::MAX_MUD_BYTES)
+        .and_then(|mud| check_mud_signature(&mud, signature, signer));
+    match checked {
+        Ok(Ok(info)) => {
+            println!(
+                "{}: signature verified, {}",
+                file.display(),
+                report::printable(&info.to_string())
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Ok(Err(why)) => {
+            println!(
+                "{}: signature NOT verified: {}",
+                file.display(),
+                report::printable(&why)
+            );
+            Ok(ExitCode::from(1))
+        }
+        Err(e) => {
+            eprintln!("warden: error: {e:#}");
+            Ok(ExitCode::from(2))
+        }
+    }
+}
+
+/// `warden model import-mud`: a MUD file as a model skeleton; with a
+/// signature and signer, only a file that verifies.
+fn mud_import(file: &Path, signed: Option<(&Path, &str)>) -> Result<ExitCode> {
+    let bytes = read_bounded(file, warden_profile::mud::MAX_MUD_BYTES)?;
+    if let Some((signature, signer)) = signed {
+        match check_mud_signature(&bytes, signature, signer) {
+            Ok(Ok(info)) => eprintln!(
+                "warden: {}: signature verified, {}",
+                file.display(),
+                report::printable(&info.to_string())
+            ),
+            Ok(Err(why)) => {
+                eprintln!(
+                    "warden: {}: not imported, its signature is not verified: {}",
+                    file.display(),
+                    report::printable(&why)
+                );
+                return Ok(ExitCode::from(2));
+            }
+            Err(e) => {
+                eprintln!("warden: {}: not imported: {e:#}", file.display());
+                return Ok(ExitCode::from(2));
+            }
+        }
+    }
     let imported = match warden_profile::mud::import(&bytes) {
         Ok(i) => i,
         Err(e) => {

@@ -292,3 +292,167 @@ fn several_models_in_one_run() {
     ));
     assert!(hub_results.iter().any(|r| r["ruleId"] == "TM018"));
 }
+
+// MUD file signatures (docs/profiles.md): real openssl cms signatures of the
+// Luminaire MUD file, crates/profile/tests/mud/sig/README.md.
+
+const SIGNED_MUD: &str = "crates/profile/tests/mud/Luminaire_150.json";
+const SIG_DIR: &str = "crates/profile/tests/mud/sig";
+
+fn sig_fixture(name: &str) -> String {
+    format!("{SIG_DIR}/{name}")
+}
+
+/// The SPKI pin openssl computed for a fixture signer.
+fn sig_pin(signer: &str) -> String {
+    let pins = std::fs::read_to_string(repo().join(SIG_DIR).join("pins.txt")).unwrap();
+    pins.lines()
+        .find_map(|l| l.strip_prefix(signer)?.strip_prefix(' '))
+        .unwrap()
+        .to_owned()
+}
+
+#[test]
+fn verify_mud_signature_with_certificate_or_pin() {
+    for (sig, signer, key) in [
+        ("luminaire.p256.p7s", "p256", "ECDSA P-256"),
+        ("luminaire.p384.p7s", "p384", "ECDSA P-384"),
+        ("luminaire.rsa2048.p7s", "rsa2048", "RSA-2048"),
+    ] {
+        for pinned in [sig_fixture(&format!("{signer}.pem")), sig_pin(signer)] {
+            let out = warden(&[
+                "model",
+                "verify-mud-signature",
+                SIGNED_MUD,
+                &sig_fixture(sig),
+                "--signer",
+                &pinned,
+            ]);
+            let text = String::from_utf8_lossy(&out.stdout);
+            assert_eq!(code(&out), 0, "{sig} {pinned}: {text}");
+            assert!(text.contains("signature verified"), "{text}");
+            assert!(text.contains(key), "{text}");
+            assert!(text.contains(&sig_pin(signer)), "{text}");
+        }
+    }
+}
+
+#[test]
+fn verify_mud_signature_refuses_wrong_signer_and_changed_file() {
+    // Signed by another (valid) key than the pinned one.
+    let out = warden(&[
+        "model",
+        "verify-mud-signature",
+        SIGNED_MUD,
+        &sig_fixture("luminaire.other.p7s"),
+        "--signer",
+        &sig_fixture("p256.pem"),
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(code(&out), 1, "{text}");
+    assert!(text.contains("NOT verified"), "{text}");
+    assert!(text.contains("not by the pinned signer"), "{text}");
+
+    // One byte of the MUD file changed.
+    let dir = tempfile::tempdir().unwrap();
+    let mut mud = std::fs::read(repo().join(SIGNED_MUD)).unwrap();
+    let at = mud.len() / 2;
+    mud[at] ^= 0x20;
+    let changed = dir.path().join("changed.json");
+    std::fs::write(&changed, &mud).unwrap();
+    let out = warden(&[
+        "model",
+        "verify-mud-signature",
+        changed.to_str().unwrap(),
+        &sig_fixture("luminaire.p256.p7s"),
+        "--signer",
+        &sig_pin("p256"),
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(code(&out), 1, "{text}");
+    assert!(text.contains("not the one that was signed"), "{text}");
+}
+
+#[test]
+fn verify_mud_signature_unusable_input_exits_2() {
+    for signer in [
+        "sha256:1234".to_owned(),
+        sig_fixture("no-such-cert.pem"),
+        sig_fixture("luminaire.p256.p7s"), // a signature, not a certificate
+    ] {
+        let out = warden(&[
+            "model",
+            "verify-mud-signature",
+            SIGNED_MUD,
+            &sig_fixture("luminaire.p256.p7s"),
+            "--signer",
+            &signer,
+        ]);
+        assert_eq!(code(&out), 2, "{signer}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("--signer"),
+            "{signer}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let out = warden(&[
+        "model",
+        "verify-mud-signature",
+        SIGNED_MUD,
+        &sig_fixture("no-such.p7s"),
+        "--signer",
+        &sig_pin("p256"),
+    ]);
+    assert_eq!(code(&out), 2);
+}
+
+#[test]
+fn import_mud_with_a_signer_imports_only_verified_files() {
+    let good = warden(&[
+        "model",
+        "import-mud",
+        SIGNED_MUD,
+        "--signature",
+        &sig_fixture("luminaire.rsa2048.p7s"),
+        "--signer",
+        &sig_fixture("rsa2048.pem"),
+    ]);
+    assert_eq!(code(&good), 0, "{}", String::from_utf8_lossy(&good.stderr));
+    assert!(String::from_utf8_lossy(&good.stderr).contains("signature verified"));
+    // The same skeleton as an unsigned import.
+    let plain = warden(&["model", "import-mud", SIGNED_MUD]);
+    assert_eq!(code(&plain), 0);
+    assert_eq!(good.stdout, plain.stdout);
+    assert!(String::from_utf8_lossy(&good.stdout).contains("flows:"));
+
+    let bad = warden(&[
+        "model",
+        "import-mud",
+        SIGNED_MUD,
+        "--signature",
+        &sig_fixture("luminaire.other.p7s"),
+        "--signer",
+        &sig_pin("p256"),
+    ]);
+    assert_eq!(code(&bad), 2);
+    assert!(bad.stdout.is_empty(), "nothing imported");
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(err.contains("not imported"), "{err}");
+    assert!(err.contains("not by the pinned signer"), "{err}");
+
+    // A signature without a signer (or the other way round) is a usage error:
+    // a signature checked against nobody in particular proves nothing.
+    for args in [
+        vec![
+            "--signature",
+            "crates/profile/tests/mud/sig/luminaire.p256.p7s",
+        ],
+        vec!["--signer", "crates/profile/tests/mud/sig/p256.pem"],
+    ] {
+        let mut all = vec!["model", "import-mud", SIGNED_MUD];
+        all.extend(args.iter());
+        let out = warden(&all);
+        assert_eq!(code(&out), 2, "{args:?}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+    }
+}

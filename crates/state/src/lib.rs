@@ -19,6 +19,7 @@
 //! [`Policy::restore`]: warden_policy::Policy::restore
 
 pub mod schema;
+pub mod traffic;
 
 use std::path::Path;
 use std::time::Duration;
@@ -26,6 +27,8 @@ use std::time::Duration;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row, TransactionBehavior};
 use serde::Serialize;
 use warden_decode::Mac;
+
+pub use traffic::{TrafficCounter, TrafficPoint};
 use warden_detect::{Alert, AlertKind, Timestamp};
 use warden_policy::{
     Action, Change, Choice, Decision, Escalation, OwnerChoice, PolicyState, Reason, Source,

@@ -9,7 +9,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use crate::StateError;
 
 /// Migration `i` takes the schema from version `i` to `i + 1`.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
 
 /// Version 1. Times are nanoseconds since the Unix epoch (UTC); MACs are
 /// lower-case `aa:bb:cc:dd:ee:ff`; JSON columns are checked with
@@ -149,6 +149,10 @@ CREATE TABLE device_profiles (
     CHECK ((source = 'none') = (network IS NULL))
 ) STRICT;
 "#;
+
+/// Per-device traffic counters: minutes for 24 h, hours for 7 days
+/// (crate::traffic).
+const V4: &str = crate::traffic::SCHEMA;
 
 pub fn version(conn: &Connection) -> Result<u32, StateError> {
     let v: i64 = conn.query_row("SELECT user_version FROM pragma_user_version", [], |r| {

@@ -21,6 +21,8 @@
 //!   fixtures, each as YAML and as JSON.
 //! - `mud_import`: the public MUD file of the profile tests and the example
 //!   models exported as MUD files.
+//! - `mud_signature`: the real openssl signatures and signer certificates
+//!   of the profile tests (crates/profile/tests/mud/sig).
 
 use std::collections::{BTreeMap, HashSet};
 use std::fs;
@@ -616,6 +618,35 @@ fn mud_seeds(root: &Path, corpus: &mut Corpus) {
     }
 }
 
+/// `mud_signature`: each signature fixture under both pin modes (byte 0
+/// even: pinned certificate, odd: pinned key hash), and each certificate
+/// fixture as the pinned certificate itself (byte 0 = 2).
+fn mud_signature_seeds(root: &Path, corpus: &mut Corpus) {
+    let Ok(dir) = std::fs::read_dir(root.join("crates/profile/tests/mud/sig")) else {
+        return;
+    };
+    let mut files: Vec<PathBuf> = dir.flatten().map(|e| e.path()).collect();
+    files.sort();
+    for path in files {
+        let name = path.file_name().unwrap_or_default().to_string_lossy();
+        let modes: &[u8] = if name.starts_with("luminaire.") {
+            &[0, 1]
+        } else if name.ends_with(".der") || name.ends_with(".pem") {
+            &[2]
+        } else {
+            continue;
+        };
+        let Ok(bytes) = std::fs::read(&path) else {
+            continue;
+        };
+        for &mode in modes {
+            let mut seed = vec![mode];
+            seed.extend_from_slice(&bytes);
+            corpus.add(&seed);
+        }
+    }
+}
+
 fn main() {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut args = std::env::args_os().skip(1);
@@ -660,6 +691,8 @@ fn main() {
     model_seeds(&manifest.join(".."), &mut model_c);
     let mut mud_c = Corpus::new(&out_dir, "mud_import");
     mud_seeds(&manifest.join(".."), &mut mud_c);
+    let mut mud_sig_c = Corpus::new(&out_dir, "mud_signature");
+    mud_signature_seeds(&manifest.join(".."), &mut mud_sig_c);
     for c in [
         &decode_c,
         &pipeline_c,
@@ -668,6 +701,7 @@ fn main() {
         &dns_c,
         &model_c,
         &mud_c,
+        &mud_sig_c,
     ] {
         println!(
             "{}: {} seeds, {} bytes",

@@ -15,6 +15,7 @@
 //! fit is counted, never silently dropped.
 
 pub mod catalog;
+pub mod guard;
 pub mod mud;
 pub mod mud_sig;
 
@@ -135,7 +136,7 @@ impl Profile {
     }
 }
 
-fn normalise(name: &str) -> String {
+pub(crate) fn normalise(name: &str) -> String {
     name.trim_end_matches('.').to_ascii_lowercase()
 }
 
@@ -487,7 +488,7 @@ impl Observer {
     }
 }
 
-fn matches_rule(
+pub(crate) fn matches_rule(
     r: &Rule,
     key: &FlowKey,
     names: &[String],

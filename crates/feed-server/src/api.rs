@@ -181,6 +181,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/listings/{id}", get(get_listing))
         .route("/v1/status", get(get_status))
         .route("/v1/audit", get(get_audit))
+        .merge(crate::registry_http::routes())
         .fallback(|| async { ApiError(StatusCode::NOT_FOUND, "no such endpoint".into()) })
         .method_not_allowed_fallback(|| async {
             ApiError(
@@ -224,7 +225,7 @@ fn forwarded_for(h: &HeaderMap) -> Option<IpAddr> {
     v.rsplit(',').next()?.trim().parse().ok()
 }
 
-async fn read_body(
+pub(crate) async fn read_body(
     body: Body,
     headers: &HeaderMap,
     max: usize,

@@ -82,6 +82,19 @@ pub struct VendorKey {
     pub name: String,
     pub key: PublicKey,
     pub prefixes: Vec<MacPrefix>,
+    /// Other spellings of the vendor's name in its threat models
+    /// ("Acme Corp." for `acme`); the registry accepts its models under these.
+    #[serde(default)]
+    pub names: Vec<String>,
+}
+
+/// A security tester's key: reports it signs are published in the registry
+/// (docs/registry.md).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TesterKey {
+    pub name: String,
+    pub key: PublicKey,
 }
 
 /// Who may curate.
@@ -90,6 +103,8 @@ pub struct VendorKey {
 pub struct Curators {
     pub operators: Vec<OperatorKey>,
     pub vendors: Vec<VendorKey>,
+    /// Testers may publish test reports only.
+    pub testers: Vec<TesterKey>,
 }
 
 /// Who made a change.

@@ -774,7 +774,9 @@ async fn api_curation_envelopes_are_checked(db: TestDb) {
             name: "acme".into(),
             key: vendor.public(),
             prefixes: vec!["00:17:88/24".parse().unwrap()],
+            names: vec![],
         }],
+        testers: vec![],
     };
     let app = app(db.store.clone(), ListingConfig::default(), curators);
     let list = Change::List {

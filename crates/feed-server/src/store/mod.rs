@@ -229,6 +229,43 @@ pub struct Counts {
     pub audit: i64,
 }
 
+/// A signed document in the registry (docs/registry.md): a vendor's threat
+/// model or a tester's report, stored as the envelope it arrived in so that
+/// anyone can verify it again.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RegistryDoc {
+    /// Hex SHA-256 of the envelope's payload (the document's own bytes).
+    pub sha256: String,
+    /// `threat-model` or `test-report`.
+    pub kind: String,
+    /// The device type's slug, `vendor/model` (see `registry::slug`).
+    pub device: String,
+    pub vendor: String,
+    pub model: String,
+    /// The model's version, or the report's date.
+    pub version: String,
+    /// For a report: the SHA-256 of the threat model it is scoped against.
+    pub scope: Option<String>,
+    /// Who signed it: `vendor:NAME:KEYID`, `tester:NAME:KEYID`, `operator:...`.
+    pub signer: String,
+    pub published_at: i64,
+    /// The DSSE envelope, JSON.
+    pub envelope: String,
+    /// What the server worked out at publication (lint or coverage), JSON.
+    pub meta: String,
+}
+
+/// A device type in the registry, for the index.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RegistryDevice {
+    pub device: String,
+    pub vendor: String,
+    pub model: String,
+    pub threat_models: i64,
+    pub test_reports: i64,
+    pub updated_at: i64,
+}
+
 #[async_trait]
 pub trait Store: Send + Sync {
     /// `sqlite` or `postgres`.
@@ -291,6 +328,18 @@ pub trait Store: Send + Sync {
     /// free, expired (before `now`) or already `holder`'s. Several server
     /// nodes share one database; the one holding "evaluator" runs the pass.
     async fn lease(&self, name: &str, holder: &str, now: i64, until: i64) -> Result<bool>;
+
+    /// Stores a registry document with its audit line; false (and nothing
+    /// written) when a document with the same SHA-256 is already there.
+    async fn put_document(&self, doc: &RegistryDoc, audit: &NewAudit) -> Result<bool>;
+    /// A device type's documents, newest first.
+    async fn documents(&self, device: &str, limit: i64) -> Result<Vec<RegistryDoc>>;
+    async fn document(&self, sha256: &str) -> Result<Option<RegistryDoc>>;
+    /// Device types with documents, by slug, after `after`.
+    async fn registry_devices(&self, after: &str, limit: i64) -> Result<Vec<RegistryDevice>>;
+    /// Listings (any state) whose match names this model, case-insensitively
+    /// (an expression index keeps this off a full scan).
+    async fn listings_for_model(&self, model: &str, limit: i64) -> Result<Vec<ListingRow>>;
 
     /// Runs one SQL statement as is. For tests (the audit trigger) and
     /// operators' maintenance; never called by the server itself.

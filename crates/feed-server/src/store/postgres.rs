@@ -107,6 +107,25 @@ CREATE TABLE leases (
     until BIGINT NOT NULL
 );
 "#,
+    // The registry (docs/registry.md), and the index its device pages use to
+    // find the listings that name a model.
+    r#"
+CREATE TABLE registry_docs (
+    sha256 TEXT COLLATE "C" PRIMARY KEY,
+    kind TEXT NOT NULL CHECK (kind IN ('threat-model', 'test-report')),
+    device TEXT COLLATE "C" NOT NULL,
+    vendor TEXT NOT NULL,
+    model TEXT NOT NULL,
+    version TEXT NOT NULL,
+    scope TEXT,
+    signer TEXT NOT NULL,
+    published_at BIGINT NOT NULL,
+    envelope TEXT NOT NULL,
+    meta TEXT NOT NULL
+);
+CREATE INDEX registry_docs_device ON registry_docs (device, published_at);
+CREATE INDEX listings_model ON listings (lower((body::jsonb) -> 'matches' ->> 'model'));
+"#,
 ];
 
 pub struct PgStore {
@@ -195,6 +214,25 @@ async fn insert_audit(tx: &mut sqlx::PgConnection, a: &NewAudit) -> Result<()> {
         .execute(tx)
         .await?;
     Ok(())
+}
+
+const DOC_COLS: &str =
+    "sha256, kind, device, vendor, model, version, scope, signer, published_at, envelope, meta";
+
+fn doc_from_row(r: &PgRow) -> Result<RegistryDoc> {
+    Ok(RegistryDoc {
+        sha256: r.try_get(0)?,
+        kind: r.try_get(1)?,
+        device: r.try_get(2)?,
+        vendor: r.try_get(3)?,
+        model: r.try_get(4)?,
+        version: r.try_get(5)?,
+        scope: r.try_get(6)?,
+        signer: r.try_get(7)?,
+        published_at: r.try_get(8)?,
+        envelope: r.try_get(9)?,
+        meta: r.try_get(10)?,
+    })
 }
 
 #[async_trait]
@@ -723,6 +761,98 @@ impl Store for PgStore {
         .execute(&self.pool)
         .await?;
         Ok(r.rows_affected() == 1)
+    }
+
+    async fn put_document(&self, d: &RegistryDoc, audit: &NewAudit) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        let n = sqlx::query(&format!(
+            "INSERT INTO registry_docs ({DOC_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+             ON CONFLICT (sha256) DO NOTHING"
+        ))
+        .bind(&d.sha256)
+        .bind(&d.kind)
+        .bind(&d.device)
+        .bind(&d.vendor)
+        .bind(&d.model)
+        .bind(&d.version)
+        .bind(&d.scope)
+        .bind(&d.signer)
+        .bind(d.published_at)
+        .bind(&d.envelope)
+        .bind(&d.meta)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if n == 1 {
+            insert_audit(&mut tx, audit).await?;
+        }
+        tx.commit().await?;
+        Ok(n == 1)
+    }
+
+    async fn documents(&self, device: &str, limit: i64) -> Result<Vec<RegistryDoc>> {
+        sqlx::query(&format!(
+            "SELECT {DOC_COLS} FROM registry_docs WHERE device = $1 ORDER BY published_at DESC, sha256 LIMIT $2"
+        ))
+        .bind(device)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(doc_from_row)
+        .collect()
+    }
+
+    async fn document(&self, sha256: &str) -> Result<Option<RegistryDoc>> {
+        sqlx::query(&format!(
+            "SELECT {DOC_COLS} FROM registry_docs WHERE sha256 = $1"
+        ))
+        .bind(sha256)
+        .fetch_optional(&self.pool)
+        .await?
+        .as_ref()
+        .map(doc_from_row)
+        .transpose()
+    }
+
+    async fn registry_devices(&self, after: &str, limit: i64) -> Result<Vec<RegistryDevice>> {
+        sqlx::query(
+            "SELECT device, MIN(vendor), MIN(model),
+                    COUNT(*) FILTER (WHERE kind = 'threat-model'), COUNT(*) FILTER (WHERE kind = 'test-report'),
+                    MAX(published_at)
+             FROM registry_docs WHERE device > $1 GROUP BY device ORDER BY device LIMIT $2",
+        )
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(RegistryDevice {
+                device: r.try_get(0)?,
+                vendor: r.try_get(1)?,
+                model: r.try_get(2)?,
+                threat_models: r.try_get(3)?,
+                test_reports: r.try_get(4)?,
+                updated_at: r.try_get(5)?,
+            })
+        })
+        .collect()
+    }
+
+    async fn listings_for_model(&self, model: &str, limit: i64) -> Result<Vec<ListingRow>> {
+        // ASCII folding on both sides, as in the SQLite store.
+        sqlx::query(&format!(
+            "SELECT {LISTING_COLS} FROM listings
+             WHERE lower((body::jsonb) -> 'matches' ->> 'model') = $1 ORDER BY id LIMIT $2"
+        ))
+        .bind(model.to_ascii_lowercase())
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(listing_from_row)
+        .collect()
     }
 
     async fn execute_raw(&self, sql: &str) -> Result<u64> {

@@ -104,6 +104,25 @@ CREATE TABLE leases (
     until INTEGER NOT NULL
 );
 "#,
+    // The registry (docs/registry.md), and the index its device pages use to
+    // find the listings that name a model.
+    r#"
+CREATE TABLE registry_docs (
+    sha256 TEXT PRIMARY KEY,
+    kind TEXT NOT NULL CHECK (kind IN ('threat-model', 'test-report')),
+    device TEXT NOT NULL,
+    vendor TEXT NOT NULL,
+    model TEXT NOT NULL,
+    version TEXT NOT NULL,
+    scope TEXT,
+    signer TEXT NOT NULL,
+    published_at INTEGER NOT NULL,
+    envelope TEXT NOT NULL,
+    meta TEXT NOT NULL
+);
+CREATE INDEX registry_docs_device ON registry_docs (device, published_at);
+CREATE INDEX listings_model ON listings (lower(json_extract(body, '$.matches.model')));
+"#,
 ];
 
 pub struct SqliteStore {
@@ -195,6 +214,25 @@ fn insert_audit(tx: &rusqlite::Transaction<'_>, a: &NewAudit) -> Result<()> {
     )?
     .execute(params![a.at, a.actor, a.action, a.listing_id, a.reason, a.detail])?;
     Ok(())
+}
+
+const DOC_COLS: &str =
+    "sha256, kind, device, vendor, model, version, scope, signer, published_at, envelope, meta";
+
+fn doc_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RegistryDoc> {
+    Ok(RegistryDoc {
+        sha256: r.get(0)?,
+        kind: r.get(1)?,
+        device: r.get(2)?,
+        vendor: r.get(3)?,
+        model: r.get(4)?,
+        version: r.get(5)?,
+        scope: r.get(6)?,
+        signer: r.get(7)?,
+        published_at: r.get(8)?,
+        envelope: r.get(9)?,
+        meta: r.get(10)?,
+    })
 }
 
 #[async_trait]
@@ -625,6 +663,92 @@ impl Store for SqliteStore {
                 params![name, holder, now, until],
             )?;
             Ok(n == 1)
+        })
+        .await
+    }
+
+    async fn put_document(&self, doc: &RegistryDoc, audit: &NewAudit) -> Result<bool> {
+        let (d, audit) = (doc.clone(), audit.clone());
+        self.with(move |conn| {
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let n = tx.execute(
+                &format!("INSERT INTO registry_docs ({DOC_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+                 ON CONFLICT (sha256) DO NOTHING"),
+                params![d.sha256, d.kind, d.device, d.vendor, d.model, d.version, d.scope, d.signer,
+                        d.published_at, d.envelope, d.meta],
+            )?;
+            if n == 1 {
+                insert_audit(&tx, &audit)?;
+            }
+            tx.commit()?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    async fn documents(&self, device: &str, limit: i64) -> Result<Vec<RegistryDoc>> {
+        let device = device.to_string();
+        self.with(move |conn| {
+            let mut q = conn.prepare_cached(&format!(
+                "SELECT {DOC_COLS} FROM registry_docs WHERE device = ?1 ORDER BY published_at DESC, sha256 LIMIT ?2"
+            ))?;
+            let rows = q.query_map(params![device, limit], doc_from_row)?.collect::<rusqlite::Result<_>>()?;
+            Ok(rows)
+        })
+        .await
+    }
+
+    async fn document(&self, sha256: &str) -> Result<Option<RegistryDoc>> {
+        let sha = sha256.to_string();
+        self.with(move |conn| {
+            Ok(conn
+                .query_row(
+                    &format!("SELECT {DOC_COLS} FROM registry_docs WHERE sha256 = ?1"),
+                    params![sha],
+                    doc_from_row,
+                )
+                .optional()?)
+        })
+        .await
+    }
+
+    async fn registry_devices(&self, after: &str, limit: i64) -> Result<Vec<RegistryDevice>> {
+        let after = after.to_string();
+        self.with(move |conn| {
+            let mut q = conn.prepare_cached(
+                "SELECT device, MIN(vendor), MIN(model),
+                        SUM(kind = 'threat-model'), SUM(kind = 'test-report'), MAX(published_at)
+                 FROM registry_docs WHERE device > ?1 GROUP BY device ORDER BY device LIMIT ?2",
+            )?;
+            let rows = q
+                .query_map(params![after, limit], |r| {
+                    Ok(RegistryDevice {
+                        device: r.get(0)?,
+                        vendor: r.get(1)?,
+                        model: r.get(2)?,
+                        threat_models: r.get(3)?,
+                        test_reports: r.get(4)?,
+                        updated_at: r.get(5)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+            Ok(rows)
+        })
+        .await
+    }
+
+    async fn listings_for_model(&self, model: &str, limit: i64) -> Result<Vec<ListingRow>> {
+        // SQLite's lower() folds ASCII only; so does this side.
+        let model = model.to_ascii_lowercase();
+        self.with(move |conn| {
+            let mut q = conn.prepare_cached(&format!(
+                "SELECT {LISTING_COLS} FROM listings
+                 WHERE lower(json_extract(body, '$.matches.model')) = ?1 ORDER BY id LIMIT ?2"
+            ))?;
+            let rows = q
+                .query_map(params![model, limit], listing_from_row)?
+                .collect::<rusqlite::Result<_>>()?;
+            Ok(rows)
         })
         .await
     }

@@ -308,3 +308,29 @@ pub async fn get(app: &App, path: &str) -> (u16, serde_json::Value) {
         serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
     )
 }
+
+/// GETs `path`; returns status, headers and the body as text (for pages).
+pub async fn get_text(app: &App, path: &str) -> (u16, axum::http::HeaderMap, String) {
+    use tower::ServiceExt as _;
+    let resp = app
+        .router
+        .clone()
+        .oneshot(
+            axum::http::Request::get(path)
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let bytes = http_body_util::BodyExt::collect(resp.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    (
+        status,
+        headers,
+        String::from_utf8_lossy(&bytes).into_owned(),
+    )
+}

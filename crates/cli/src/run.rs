@@ -556,6 +556,8 @@ struct Daemon {
     guard: Guard,
     /// Clock (ns) of the last device save.
     saved_ns: i64,
+    /// Packets and bytes per device and minute, written with the devices.
+    traffic: warden_state::TrafficCounter,
     /// Clock second the feed was last polled.
     feed_polled_s: i64,
 }
@@ -563,6 +565,7 @@ struct Daemon {
 impl Daemon {
     fn frame(&mut self, frame: &Frame<'_>) {
         self.pipeline.process(frame, &mut self.guard);
+        self.traffic.count(frame.link, frame.data, frame.wire_len, frame.ts_ns);
         self.guard.maybe_tick(frame.ts_ns);
         self.maybe_save(frame.ts_ns);
         self.maybe_feed(frame.ts_ns);
@@ -674,12 +677,14 @@ impl Daemon {
             .map(DeviceRecord::from_device)
             .collect();
         self.saved_ns = now_ns;
-        if records.is_empty() {
-            return;
-        }
         if let Err(e) = self.guard.store.upsert_devices(&records) {
             self.guard.errors += 1;
             log(&format!("error: storing {} devices: {e}", records.len()));
+        }
+        // After the devices: only known devices' counters are kept.
+        if let Err(e) = self.traffic.flush(&mut self.guard.store, Timestamp(now_ns)) {
+            self.guard.errors += 1;
+            log(&format!("error: storing traffic counters: {e}"));
         }
     }
 }
@@ -843,6 +848,7 @@ pub fn run(mut args: Args) -> Result<ExitCode> {
         pipeline: Pipeline::new(&cfg),
         guard,
         saved_ns: i64::MIN,
+        traffic: Default::default(),
         feed_polled_s: i64::MIN,
     });
     let stop = Arc::new(AtomicBool::new(false));

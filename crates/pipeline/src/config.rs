@@ -20,6 +20,36 @@ pub struct Config {
     pub run: RunConfig,
     /// The killswitch feed on the router (docs/feed-router.md).
     pub feed: FeedConfig,
+    /// Where devices' network profiles come from (docs/profiles.md).
+    pub profiles: ProfilesConfig,
+}
+
+/// Where the live guard finds devices' network profiles, besides the
+/// owner's mappings (`warden device profile`), which win over both.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProfilesConfig {
+    /// A directory of threat models (YAML or JSON); a device whose
+    /// identified vendor, model and firmware match one is held to its
+    /// `network` section. A missing directory means no models.
+    pub models: std::path::PathBuf,
+    /// A directory of MUD files with an `index.json` of MUD URL -> file
+    /// name, for devices that announce a MUD URL in DHCP (option 161).
+    /// Nothing is fetched from the internet. A missing directory means none.
+    pub mud_dir: std::path::PathBuf,
+    /// How long a device without a profile is watched before
+    /// `warden device profile MAC --learned` proposes one (seconds).
+    pub learn_window_s: u64,
+}
+
+impl Default for ProfilesConfig {
+    fn default() -> Self {
+        ProfilesConfig {
+            models: "/etc/warden/models".into(),
+            mud_dir: "/etc/warden/mud".into(),
+            learn_window_s: 86_400,
+        }
+    }
 }
 
 /// The router's side of the killswitch feed: where the signed feed comes

@@ -46,6 +46,10 @@ pub trait Sink {
     /// differ by resolver, place and time; these are the ones the device
     /// will use).
     fn dns_answer(&mut self, _device: &Device, _answer: &DnsAnswer<'_>) {}
+    /// An IP packet the device sent (`outbound`) or received, after the
+    /// detectors saw it. The guard judges devices' network profiles with
+    /// it; it is called for every packet, so it must return fast.
+    fn packet(&mut self, _device: &Device, _ts_ns: i64, _outbound: bool, _packet: &Packet<'_>) {}
 }
 
 /// Most addresses of one DNS answer passed to [`Sink::dns_answer`].
@@ -422,6 +426,7 @@ impl Pipeline {
         if !self.findings.is_empty() {
             apply_findings(dev, &mut self.findings, sink);
         }
+        sink.packet(self.devices.get(i), ts, true, p);
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -497,6 +502,7 @@ impl Pipeline {
         if !self.findings.is_empty() {
             apply_findings(dev, &mut self.findings, sink);
         }
+        sink.packet(self.devices.get(i), ts, false, p);
     }
 }
 

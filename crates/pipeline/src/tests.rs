@@ -501,3 +501,40 @@ fn dns_answers_reach_the_sink_with_the_question_and_answer_addresses() {
         )]
     );
 }
+
+#[derive(Default)]
+struct Packets(Vec<(Mac, bool, u16, u16)>);
+
+impl Sink for Packets {
+    fn alert(&mut self, _: &Device, _: &Alert) {}
+    fn packet(&mut self, device: &Device, _ts: i64, outbound: bool, p: &Packet<'_>) {
+        if let Transport::Udp { src_port, dst_port } = p.transport {
+            self.0.push((device.mac, outbound, src_port, dst_port));
+        }
+    }
+}
+
+#[test]
+fn every_packet_of_a_device_reaches_the_sink_once_per_side() {
+    let (cam_ip, router_ip) = ([192, 168, 1, 20], [192, 168, 1, 1]);
+    let frames = [
+        udp4(CAM, ROUTER, cam_ip, router_ip, 40000, 123, b"q"),
+        udp4(ROUTER, CAM, router_ip, cam_ip, 123, 40000, b"a"),
+    ];
+    let mut p = Pipeline::new(&Config::default());
+    let mut sink = Packets::default();
+    for (k, f) in frames.iter().enumerate() {
+        let frame = Frame {
+            ts_ns: T0 + k as i64 * SEC,
+            link: LinkType::Ethernet,
+            data: f,
+            wire_len: f.len() as u32,
+        };
+        p.process(&frame, &mut sink);
+    }
+    // The router's MAC sends from a LAN address too, so it is a device: its
+    // side of each packet is reported as well.
+    assert!(sink.0.contains(&(Mac(CAM), true, 40000, 123)));
+    assert!(sink.0.contains(&(Mac(CAM), false, 123, 40000)));
+    assert_eq!(sink.0.iter().filter(|e| e.0 == Mac(CAM)).count(), 2);
+}

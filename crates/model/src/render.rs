@@ -86,11 +86,148 @@ li{margin:.25rem 0}
 .prov{color:var(--muted);font-size:.85rem}
 a{color:#0969da}
 body,main,section,header,li,p,td{overflow-wrap:anywhere;word-break:normal}
+article.test{border-top:1px solid var(--line);padding:.5rem 0 0;margin:.5rem 0 0}
+article.test:first-of-type{border-top:0;margin-top:0;padding-top:0}
 footer{color:var(--muted);font-size:.85rem;padding:0 .2rem 2rem}
 "#;
 
+/// What the consumer page shows of one security test report (built by
+/// `warden_report::view`; this crate cannot depend on that one).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TestReportView {
+    pub tester: String,
+    pub organisation: Option<String>,
+    /// YYYY-MM-DD.
+    pub date: String,
+    /// The firmware version tested.
+    pub firmware: String,
+    /// `black-box`, `grey-box` or `white-box`.
+    pub access: String,
+    pub physical_access: bool,
+    /// Key id of the verified signer; `None`: an unsigned report.
+    pub signed_by: Option<String>,
+    /// The report is scoped against another version of this model.
+    pub model_changed: bool,
+    /// Names of threats and entry points tested with nothing found.
+    pub tested_clean: Vec<String>,
+    /// Names of threats and entry points not tested.
+    pub not_tested: Vec<String>,
+    pub findings: Vec<ViewFinding>,
+    pub threats_tested: usize,
+    pub threats_total: usize,
+    pub entry_points_tested: usize,
+    pub entry_points_total: usize,
+}
+
+/// One finding of a test report, as the consumer page shows it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ViewFinding {
+    pub title: String,
+    /// `none`, `low`, `medium`, `high` or `critical`.
+    pub severity: String,
+    pub cve: Option<String>,
+    /// Why it is outside the maker's declared scope, if it is.
+    pub out_of_scope: Option<String>,
+}
+
 /// The consumer page.
 pub fn html(model: &ThreatModel, findings: &[Finding], today: time::Date) -> String {
+    html_with_reports(model, findings, today, &[])
+}
+
+/// The "Independent security tests" section: every report, negative and
+/// positive alike, with who signed it.
+fn tests_section(h: &mut String, reports: &[TestReportView]) {
+    h.push_str("<section id=\"tests\">\n<h2>Independent security tests</h2>\n");
+    if reports.is_empty() {
+        h.push_str("<p>No test reports were given for this page.</p>\n</section>\n");
+        return;
+    }
+    for r in reports {
+        let who = match &r.organisation {
+            Some(o) => format!("{} ({})", escape(&r.tester), escape(o)),
+            None => escape(&r.tester),
+        };
+        let _ = write!(
+            h,
+            "<article class=\"test\">\n<p class=\"big\">{who}, {}</p>\n<p class=\"meta\">Firmware {} · {} test, {} · ",
+            escape(&r.date),
+            escape(&r.firmware),
+            escape(&r.access),
+            if r.physical_access { "device opened and probed" } else { "no physical access" }
+        );
+        match &r.signed_by {
+            Some(k) => {
+                let short: String = k.chars().take(16).collect();
+                let _ = write!(
+                    h,
+                    "<span class=\"good\">signed</span> by key {}",
+                    escape(&short)
+                );
+            }
+            None => h.push_str("<span class=\"poor\">unsigned</span>"),
+        }
+        h.push_str("</p>\n");
+        if r.model_changed {
+            h.push_str(
+                "<p class=\"why\">Tested against an earlier version of this threat model.</p>\n",
+            );
+        }
+        let _ = writeln!(
+            h,
+            "<p>Tested {} of {} threats and {} of {} ways into the device.</p>",
+            r.threats_tested, r.threats_total, r.entry_points_tested, r.entry_points_total
+        );
+        if r.findings.is_empty() {
+            h.push_str("<p><span class=\"good\">Nothing found.</span></p>\n");
+        } else {
+            h.push_str("<ul>\n");
+            for f in &r.findings {
+                let class = match f.severity.as_str() {
+                    "critical" | "high" => "error",
+                    "medium" => "warning",
+                    _ => "note",
+                };
+                let _ = write!(
+                    h,
+                    "<li><span class=\"tag {class}\">{}</span>{}",
+                    escape(&f.severity),
+                    escape(&f.title)
+                );
+                if let Some(c) = &f.cve {
+                    let _ = write!(h, " <span class=\"prov\">{}</span>", escape(c));
+                }
+                if let Some(o) = &f.out_of_scope {
+                    let _ = write!(
+                        h,
+                        " <span class=\"why\">(outside what the maker declared in scope: {})</span>",
+                        escape(o)
+                    );
+                }
+                h.push_str("</li>\n");
+            }
+            h.push_str("</ul>\n");
+        }
+        if !r.tested_clean.is_empty() {
+            let names: Vec<String> = r.tested_clean.iter().map(|n| escape(n)).collect();
+            let _ = writeln!(h, "<p>Tested, nothing found: {}.</p>", names.join("; "));
+        }
+        if !r.not_tested.is_empty() {
+            let names: Vec<String> = r.not_tested.iter().map(|n| escape(n)).collect();
+            let _ = writeln!(h, "<p class=\"why\">Not tested: {}.</p>", names.join("; "));
+        }
+        h.push_str("</article>\n");
+    }
+    h.push_str("</section>\n");
+}
+
+/// The consumer page with the test reports given for the model.
+pub fn html_with_reports(
+    model: &ThreatModel,
+    findings: &[Finding],
+    today: time::Date,
+    reports: &[TestReportView],
+) -> String {
     let m = model;
     let id = &m.identity;
     let name = format!("{} {}", id.vendor, id.model);
@@ -499,6 +636,8 @@ pub fn html(model: &ThreatModel, findings: &[Finding], today: time::Date) -> Str
         h.push_str("</ul>\n");
     }
     h.push_str("</section>\n");
+
+    tests_section(&mut h, reports);
 
     let _ = write!(
         h,

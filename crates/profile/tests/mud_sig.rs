@@ -408,3 +408,106 @@ fn pins_are_parsed_strictly() {
         Err(SigError::BadCertificate(_))
     ));
 }
+
+/// A DER tag-length-value, for inputs no signer would make.
+fn tlv(tag: u8, body: &[u8]) -> Vec<u8> {
+    let n = body.len();
+    let mut out = vec![tag];
+    match n {
+        0..=127 => out.push(n as u8),
+        128..=255 => out.extend([0x81, n as u8]),
+        _ => out.extend([0x82, (n >> 8) as u8, n as u8]),
+    }
+    out.extend_from_slice(body);
+    out
+}
+
+#[test]
+fn huge_sets_and_deep_nesting_are_refused_quickly() {
+    // A ContentInfo whose SignedData's signed attributes hold one attribute
+    // with 15,000 values in reverse order: der 0.7 sorts a SET OF as it
+    // decodes it, in quadratic time (2.5 s for this input in a release
+    // build before the shape check).
+    let values: Vec<u8> = (0..15_000u16)
+        .rev()
+        .flat_map(|i| tlv(0x04, &i.to_be_bytes()))
+        .collect();
+    let attr = tlv(
+        0x30,
+        &[tlv(0x06, &[0x2a, 0x03, 0x01]), tlv(0x31, &values)].concat(),
+    );
+    let sha256 = tlv(
+        0x30,
+        &tlv(
+            0x06,
+            &[0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01],
+        ),
+    );
+    let sid = tlv(0x30, &[tlv(0x30, &[]), tlv(0x02, &[1])].concat());
+    let signer = tlv(
+        0x30,
+        &[
+            tlv(0x02, &[1]),
+            sid,
+            sha256.clone(),
+            tlv(0xa0, &attr),
+            tlv(
+                0x30,
+                &tlv(0x06, &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02]),
+            ),
+            tlv(0x04, &[0]),
+        ]
+        .concat(),
+    );
+    let id_data = tlv(
+        0x06,
+        &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x01],
+    );
+    let signed_data = tlv(
+        0x30,
+        &[
+            tlv(0x02, &[1]),
+            tlv(0x31, &sha256),
+            tlv(0x30, &id_data),
+            tlv(0x31, &signer),
+        ]
+        .concat(),
+    );
+    let id_signed_data = tlv(
+        0x06,
+        &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02],
+    );
+    let sig = tlv(0x30, &[id_signed_data, tlv(0xa0, &signed_data)].concat());
+    assert!(sig.len() < MAX_SIGNATURE_BYTES);
+    let start = std::time::Instant::now();
+    let err = verify(&mud(), &sig, &pin("p256")).unwrap_err();
+    assert!(matches!(err, SigError::Shape(_)), "{err}");
+    assert!(err.to_string().contains("more than 128 elements"), "{err}");
+    // Generous for a debug build on a busy machine; the sort took seconds.
+    assert!(start.elapsed().as_millis() < 500, "{:?}", start.elapsed());
+
+    // 40 nested sequences.
+    let mut deep = tlv(0x05, &[]);
+    for _ in 0..40 {
+        deep = tlv(0x30, &deep);
+    }
+    let err = verify(&mud(), &deep, &pin("p256")).unwrap_err();
+    assert!(matches!(err, SigError::Shape(_)), "{err}");
+
+    // The real signatures are well inside the bounds.
+    for name in [
+        "luminaire.p256.p7s",
+        "luminaire.rsa2048-sha512.p7s",
+        "luminaire.p384.p7s",
+    ] {
+        assert!(
+            verify(
+                &mud(),
+                &fixture(name),
+                &pin(name.split('.').nth(1).unwrap().split('-').next().unwrap())
+            )
+            .is_ok(),
+            "{name}"
+        );
+    }
+}

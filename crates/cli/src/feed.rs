@@ -1,7 +1,9 @@
 //! `warden feed`: the killswitch feed (issue #4). `keygen` makes a key; with
 //! the default `feed-server` cargo feature, `serve` runs the feed server,
 //! `publish` writes the signed static feed files, and `list`, `delist` and
-//! `fixed` curate the server's database directly (docs/feed-server.md).
+//! `fixed` curate the server's database directly (docs/feed-server.md);
+//! `submit` publishes a threat model or test report in a server's registry
+//! (docs/registry.md).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -37,6 +39,22 @@ pub enum FeedCommand {
         /// Where the last good copy is kept (overrides `[feed] dir`).
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
+    },
+    /// Publish a threat model or test report in a feed server's registry:
+    /// signs the file with KEY (or sends an envelope signed already) and
+    /// prints the device type's page (docs/registry.md).
+    Submit {
+        /// A threat model (YAML/JSON), a test report, or a DSSE envelope of either.
+        file: PathBuf,
+        /// The signing key (`warden feed keygen`); the server must know its public key.
+        #[arg(long, value_name = "FILE")]
+        key: Option<PathBuf>,
+        /// The feed server's base URL, e.g. https://feed.example.org.
+        #[arg(long, value_name = "URL", required_unless_present = "envelope_out")]
+        server: Option<String>,
+        /// Write the signed envelope here instead of (or as well as) sending it.
+        #[arg(long, value_name = "FILE")]
+        envelope_out: Option<PathBuf>,
     },
     /// Run the feed server: sightings in, listings on independent evidence.
     #[cfg(feature = "feed-server")]
@@ -92,6 +110,17 @@ pub fn run(args: Args) -> Result<ExitCode> {
             println!("{}", crate::feed_router::sync_once(&cfg)?);
             Ok(ExitCode::SUCCESS)
         }
+        FeedCommand::Submit {
+            file,
+            key,
+            server,
+            envelope_out,
+        } => submit(
+            &file,
+            key.as_deref(),
+            server.as_deref(),
+            envelope_out.as_deref(),
+        ),
         #[cfg(feature = "feed-server")]
         FeedCommand::Serve(a) => server::serve(a),
         #[cfg(feature = "feed-server")]
@@ -102,6 +131,125 @@ pub fn run(args: Args) -> Result<ExitCode> {
         FeedCommand::Delist(a) => server::delist(a),
         #[cfg(feature = "feed-server")]
         FeedCommand::Fixed(a) => server::fixed(a),
+    }
+}
+
+/// A registry document is at most this big before signing (the registry's
+/// limits are 1 MiB for a model or a report).
+const MAX_SUBMIT_BYTES: u64 = 2 << 20;
+
+/// `warden feed submit`: what the file is, its envelope, and the answer.
+fn submit(
+    file: &std::path::Path,
+    key: Option<&std::path::Path>,
+    server: Option<&str>,
+    envelope_out: Option<&std::path::Path>,
+) -> Result<ExitCode> {
+    use std::io::Read as _;
+    use warden_feed::Envelope;
+
+    let mut bytes = Vec::new();
+    std::fs::File::open(file)
+        .with_context(|| format!("reading {}", file.display()))?
+        .take(MAX_SUBMIT_BYTES + 1)
+        .read_to_end(&mut bytes)?;
+    anyhow::ensure!(
+        bytes.len() as u64 <= MAX_SUBMIT_BYTES,
+        "{} is larger than {MAX_SUBMIT_BYTES} bytes",
+        file.display()
+    );
+    let (kind, envelope) = match Envelope::from_slice(&bytes, MAX_SUBMIT_BYTES as usize) {
+        // Signed already (e.g. by `warden report sign`): sent as it is.
+        Ok(env) => {
+            anyhow::ensure!(
+                key.is_none(),
+                "{} is signed already; --key is for unsigned files",
+                file.display()
+            );
+            let kind = match env.payload_type.as_str() {
+                t if t == warden_model::PAYLOAD_TYPE => "threat-models",
+                t if t == warden_report::PAYLOAD_TYPE => "test-reports",
+                t => anyhow::bail!(
+                    "an envelope of {t:?} is neither a threat model nor a test report"
+                ),
+            };
+            (kind, env)
+        }
+        Err(_) => {
+            let key = key.context("the file is not signed: give --key")?;
+            let key = KeyPair::load(key).with_context(|| format!("key file {}", key.display()))?;
+            let (kind, payload_type) = match warden_model::load(&bytes) {
+                Ok(_) => ("threat-models", warden_model::PAYLOAD_TYPE),
+                Err(model_err) => match warden_report::load(&bytes) {
+                    Ok(_) => ("test-reports", warden_report::PAYLOAD_TYPE),
+                    Err(report_err) => anyhow::bail!(
+                        "{} is neither a threat model ({}) nor a test report ({})",
+                        file.display(),
+                        model_err
+                            .0
+                            .first()
+                            .map(|e| e.to_string())
+                            .unwrap_or_default(),
+                        report_err
+                            .0
+                            .first()
+                            .map(|e| e.to_string())
+                            .unwrap_or_default()
+                    ),
+                },
+            };
+            // The file's own bytes: its SHA-256 is the document's.
+            (kind, Envelope::sign_bytes(payload_type, bytes, &[&key]))
+        }
+    };
+    let body = envelope.to_vec();
+    if let Some(out) = envelope_out {
+        std::fs::write(out, &body).with_context(|| format!("writing {}", out.display()))?;
+        eprintln!(
+            "warden: wrote the signed {} to {}",
+            &kind[..kind.len() - 1],
+            out.display()
+        );
+    }
+    let Some(server) = server else {
+        return Ok(ExitCode::SUCCESS);
+    };
+    let url = format!("{}/v1/registry/{kind}", server.trim_end_matches('/'));
+    let agent = ureq::AgentBuilder::new()
+        .timeout(std::time::Duration::from_secs(30))
+        .build();
+    let answer = match agent
+        .post(&url)
+        .set("content-type", "application/json")
+        .send_bytes(&body)
+    {
+        Ok(r) => (r.status(), r.into_string().unwrap_or_default()),
+        Err(ureq::Error::Status(code, r)) => (code, r.into_string().unwrap_or_default()),
+        Err(e) => anyhow::bail!("{url}: {e}"),
+    };
+    let json: serde_json::Value = serde_json::from_str(&answer.1).unwrap_or_default();
+    match answer.0 {
+        200 | 201 => {
+            let verb = if answer.0 == 201 {
+                "published"
+            } else {
+                "already published"
+            };
+            println!(
+                "{verb}: sha256 {}\npage: {}{}",
+                json["sha256"].as_str().unwrap_or("?"),
+                server.trim_end_matches('/'),
+                json["page"].as_str().unwrap_or("")
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        code => {
+            eprintln!(
+                "warden: the registry refused it ({code}): {}",
+                json["error"].as_str().unwrap_or(answer.1.as_str())
+            );
+            Ok(ExitCode::from(1))
+        }
     }
 }
 

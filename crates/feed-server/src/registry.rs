@@ -19,7 +19,7 @@ use crate::store::{NewAudit, RegistryDoc, Store, StoreError};
 
 /// Payload type of a threat model envelope: the model file's own bytes
 /// (YAML or JSON), so its SHA-256 is the file's.
-pub const PAYLOAD_THREAT_MODEL: &str = "application/vnd.warden.threat-model";
+pub const PAYLOAD_THREAT_MODEL: &str = warden_model::PAYLOAD_TYPE;
 /// An envelope carries a model of at most 1 MiB, base64-encoded, plus signatures.
 pub const MAX_DOCUMENT_BYTES: usize = 3 * (warden_model::MAX_INPUT_BYTES / 2) + 64 * 1024;
 /// At most this many documents are shown per device type.
@@ -271,8 +271,8 @@ pub(crate) fn clip(s: &str, max: usize) -> String {
     s.chars().take(max).collect()
 }
 
-/// Payload type of a test report envelope (the report file's own bytes).
-pub const PAYLOAD_TEST_REPORT: &str = "application/vnd.warden.test-report+json";
+/// Payload type of a test report envelope (`warden report sign`).
+pub const PAYLOAD_TEST_REPORT: &str = warden_report::PAYLOAD_TYPE;
 
 /// Checks and stores a test report envelope: size, payload type, a
 /// signature by a tester, operator or vendor key (a vendor only for its own

@@ -383,7 +383,8 @@ fn lint_line(meta: &Value) -> Markup {
         @if e == 0 {
             p.ok { "Meets the baseline check (" (w) " warning(s))." }
         } @else {
-            p.bad { "Fails " (e) " baseline requirement(s): " (failed.join(", ")) " (" (w) " warning(s))." }
+            p.bad { "Fails " (failed.len()) " baseline rule(s) with " (e) " error(s): " (failed.join(", "))
+                " (" (w) " warning(s))." }
         }
     }
 }
@@ -391,8 +392,9 @@ fn lint_line(meta: &Value) -> Markup {
 fn report_block(r: &DocView, latest_model: Option<&str>) -> Markup {
     let m = &r.meta;
     let n = |k: &str| m["results"][k].as_u64().unwrap_or(0);
-    let (found, clean, untested, outside) = (
+    let (found, items, clean, untested, outside) = (
         n("finding"),
+        n("items_with_findings"),
         n("no_finding"),
         n("not_tested"),
         n("out_of_declared_scope"),
@@ -404,7 +406,7 @@ fn report_block(r: &DocView, latest_model: Option<&str>) -> Markup {
                 strong { @if found == 0 { "Tested: nothing found in scope" } @else { (found) " finding(s)" } }
                 " — by " (tester) ", " (m["date"].as_str().unwrap_or(""))
             }
-            p { (clean) " item(s) tested with nothing found, " (found) " with findings, "
+            p { (clean) " item(s) tested with nothing found, " (items) " with findings, "
                 (untested) " not tested."
                 @if outside > 0 { " " (outside) " finding(s) outside the vendor's declared scope." } }
             @if let (Some(s), Some(l)) = (r.scope.as_deref(), latest_model) {

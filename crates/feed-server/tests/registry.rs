@@ -174,7 +174,11 @@ async fn device_pages_show_model_lint_reports_and_feed_status(db: TestDb) {
     let poor_errors = poor["threat_models"][0]["meta"]["lint"]["errors"]
         .as_u64()
         .unwrap();
-    assert!(poor_errors > 0, "{poor}");
+    let poor_rules = poor["threat_models"][0]["meta"]["lint"]["failed"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert!(poor_errors > 0 && poor_rules > 0, "{poor}");
 
     // An operator lists the poor camera; its page says so.
     let change = Change::List {
@@ -211,7 +215,7 @@ async fn device_pages_show_model_lint_reports_and_feed_status(db: TestDb) {
         "Shenlan Vision SV-IPC 720",
         "Listed: compromised-in-the-wild",
         "Telnet with a shared default password",
-        &format!("Fails {poor_errors} baseline requirement(s)"),
+        &format!("Fails {poor_rules} baseline rule(s) with {poor_errors} error(s)"),
         "No test reports have been published.",
     ] {
         assert!(html.contains(needle), "missing {needle:?} in\n{html}");

@@ -12,6 +12,11 @@ pub use lint::{lint, Finding, Level, Rule, RULES};
 pub use load::{load, LoadError, LoadErrors, Loaded, Syntax, MAX_INPUT_BYTES};
 pub use model::ThreatModel;
 
+/// DSSE payload type of a signed threat model: the model file's own bytes
+/// (YAML or JSON), so the envelope's payload hashes to the file's SHA-256
+/// (docs/registry.md).
+pub const PAYLOAD_TYPE: &str = "application/vnd.warden.threat-model";
+
 /// The JSON Schema of the format, generated from the types
 /// (docs/schema/threat-model-v1.json is this, pretty-printed, plus a newline).
 pub fn schema() -> serde_json::Value {

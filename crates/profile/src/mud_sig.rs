@@ -524,7 +524,7 @@ impl PublicKey {
                 // The rsa crate refuses keys over 4,096 bits itself.
                 let key = rsa::RsaPublicKey::from_pkcs1_der(spki.subject_public_key.raw_bytes())
                     .map_err(|e| bad(&format!("RSA key: {e}")))?;
-                let bits = key.size() * 8;
+                let bits = key.n().bits();
                 if !(MIN_RSA_BITS..=MAX_RSA_BITS).contains(&bits) {
                     return Err(bad(&format!(
                         "a {bits}-bit RSA key ({MIN_RSA_BITS} to {MAX_RSA_BITS} bits are accepted)"
@@ -542,7 +542,7 @@ impl PublicKey {
             PublicKey::P384(_) => "ECDSA P-384".to_owned(),
             PublicKey::Rsa(k) => {
                 use rsa::traits::PublicKeyParts;
-                format!("RSA-{}", k.size() * 8)
+                format!("RSA-{}", k.n().bits())
             }
         }
     }

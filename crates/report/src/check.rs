@@ -188,6 +188,20 @@ pub fn check(report: &Report, model: &ThreatModel, model_bytes: &[u8]) -> Checke
             ),
         );
     }
+    // A skeleton from `warden report new` still holding its placeholders.
+    let todo = serde_json::to_string(report)
+        .map(|j| j.matches("TODO").count())
+        .unwrap_or(0);
+    if todo > 0 {
+        problem(
+            Level::Warning,
+            "",
+            format!(
+                "the report still has {todo} TODO placeholder{}",
+                if todo == 1 { "" } else { "s" }
+            ),
+        );
+    }
     if report.threat_model.format_version != model.format_version {
         problem(
             Level::Warning,

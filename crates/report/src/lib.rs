@@ -18,7 +18,8 @@
 //! - [`check`]: a report against a model: hash (has the model changed since
 //!   the test?), unknown ids, coverage figures, and each finding marked
 //!   `in-declared-scope` or `out-of-declared-scope` ([`Checked`]).
-//! - [`sign`] / [`verify_envelope`]: DSSE envelopes signed with Ed25519 keys
+//! - [`sign`] (a [`Report`] as JSON), [`sign_file_bytes`] (a file's own
+//!   bytes) / [`verify_envelope`]: DSSE envelopes signed with Ed25519 keys
 //!   of `warden feed keygen` (warden-feed's [`Envelope`]), payload type
 //!   [`PAYLOAD_TYPE`]; verification pins the signer and parses only verified
 //!   bytes.
@@ -160,6 +161,14 @@ pub fn report_id(report: &Report) -> String {
 /// Signs a report: a DSSE envelope over its compact JSON.
 pub fn sign(report: &Report, key: &KeyPair) -> Envelope {
     Envelope::sign(PAYLOAD_TYPE, report, &[key])
+}
+
+/// Signs a report file's own bytes (YAML or JSON, comments kept) after
+/// checking that they load, so the envelope's payload has the file's SHA-256
+/// (what `warden report sign` does, and what the registry expects).
+pub fn sign_file_bytes(bytes: &[u8], key: &KeyPair) -> Result<Envelope, LoadErrors> {
+    load(bytes)?;
+    Ok(Envelope::sign_bytes(PAYLOAD_TYPE, bytes.to_vec(), &[key]))
 }
 
 /// A report whose envelope verified, and who signed it.

@@ -158,6 +158,12 @@ fn skeleton_has_one_not_tested_entry_per_threat_and_entry_point() {
         let back = load(warden_report::to_yaml(&r).as_bytes()).unwrap();
         let c = warden_report::check(&back, &loaded.model, &bytes);
         assert_eq!(c.errors(), 0, "{m}: {:?}", c.problems);
+        assert!(
+            c.problems
+                .iter()
+                .any(|p| p.message.contains("TODO placeholder")),
+            "{m}: the placeholders are not mentioned"
+        );
         assert_eq!(c.threats.tested + c.entry_points.tested, 0);
         assert_eq!(c.threats.not_tested, loaded.model.threats.len());
     }

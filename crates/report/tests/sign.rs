@@ -21,6 +21,18 @@ fn sign_and_verify_round_trip_with_the_pinned_signer() {
 }
 
 #[test]
+fn a_file_is_signed_as_its_own_bytes() {
+    let key = KeyPair::from_seed([7; 32]);
+    let bytes = read(GOOD);
+    let env = warden_report::sign_file_bytes(&bytes, &key).unwrap();
+    assert_eq!(env.payload, bytes);
+    let v = verify_envelope(&env.to_vec(), &[key.public()]).unwrap();
+    assert_eq!(v.report, report(GOOD));
+    // Bytes that are not a report are not signed.
+    assert!(warden_report::sign_file_bytes(b"format_version: 1\n", &key).is_err());
+}
+
+#[test]
 fn tampering_is_detected() {
     let key = KeyPair::from_seed([7; 32]);
     let env = sign(&report(GOOD), &key);

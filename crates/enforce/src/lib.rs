@@ -33,8 +33,8 @@ use std::fmt::Display;
 use std::path::PathBuf;
 
 pub use model::{
-    default_igd_ports, Allow, DeviceRules, Enforcement, IfName, Label, Mac, Proto, Quarantine,
-    RateLimit, TableName,
+    default_igd_ports, Allow, DeviceRules, Enforcement, IfName, Label, Mac, ProfileAllow,
+    ProfilePeer, ProfileRules, Proto, Quarantine, RateLimit, TableName, L4,
 };
 pub use nft::Nft;
 pub use script::{script, MAX_BYTES_PER_S, MAX_PACKETS_PER_S};

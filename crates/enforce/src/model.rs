@@ -348,6 +348,58 @@ pub struct Quarantine {
     pub reason: Label,
 }
 
+/// A transport protocol of a profile rule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum L4 {
+    Tcp,
+    Udp,
+    Icmp,
+    Icmpv6,
+}
+
+/// Who a profile rule lets the device talk to.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ProfilePeer {
+    /// Private, link-local, unique-local, multicast and broadcast addresses.
+    Local,
+    /// The addresses the router's resolver gave the device for a name, each
+    /// with the seconds it stays allowed (an nftables set element timeout).
+    Addrs {
+        name: Label,
+        addrs: Vec<(IpAddr, u32)>,
+    },
+}
+
+/// One declared flow, as the firewall allows it. Only what the device
+/// sends is filtered (as for quarantine): for a flow the device opens its
+/// packets to `port` pass; for one a peer opens, its packets from `port`
+/// (the answers) pass, so an undeclared inbound connection cannot be
+/// completed either.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProfileAllow {
+    pub from_device: bool,
+    /// None: any protocol.
+    #[serde(default)]
+    pub proto: Option<L4>,
+    /// The accepting side's port (TCP and UDP only).
+    #[serde(default)]
+    pub port: Option<u16>,
+    pub peer: ProfilePeer,
+}
+
+/// Hold a device to its network profile: drop what it sends that no
+/// `allow` entry lets through, except DHCP, DNS to the router, ARP and
+/// neighbour discovery.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProfileRules {
+    #[serde(default)]
+    pub allow: Vec<ProfileAllow>,
+    #[serde(default)]
+    pub reason: Label,
+}
+
 /// What to do about one device. Each `Option` is one action; `None` means
 /// not taken. The `Label`s in `block_smtp` and `block_upnp` are the reasons.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -366,6 +418,8 @@ pub struct DeviceRules {
     pub block_upnp: Option<Label>,
     #[serde(default)]
     pub quarantine: Option<Quarantine>,
+    #[serde(default)]
+    pub profile: Option<ProfileRules>,
 }
 
 impl DeviceRules {
@@ -375,6 +429,7 @@ impl DeviceRules {
             && self.block_smtp.is_none()
             && self.block_upnp.is_none()
             && self.quarantine.is_none()
+            && self.profile.is_none()
     }
 }
 

@@ -24,7 +24,10 @@ use std::net::IpAddr;
 
 use ipnet::IpNet;
 
-use crate::model::{Allow, DeviceRules, Enforcement, Mac, Proto, Quarantine, RateLimit};
+use crate::model::{
+    Allow, DeviceRules, Enforcement, Mac, ProfileAllow, ProfilePeer, ProfileRules, Proto,
+    Quarantine, RateLimit, L4,
+};
 use crate::EnforceError;
 
 /// Largest rate limits accepted (see `validate`).
@@ -72,13 +75,14 @@ pub fn script(e: &Enforcement) -> Result<String, EnforceError> {
     let _ = writeln!(
         s,
         "#!/usr/sbin/nft -f\n\
-         # warden enforcement: {} devices ({} quarantined, {} rate-limited, {} SMTP-blocked, {} UPnP-blocked).\n\
+         # warden enforcement: {} devices ({} quarantined, {} rate-limited, {} SMTP-blocked, {} UPnP-blocked, {} held to their profile).\n\
          # One transaction: the tables are created if missing, deleted, and built again, all or nothing.",
         devices.len(),
         count(|d| d.quarantine.is_some()),
         count(|d| d.rate_limit.is_some()),
         count(|d| d.block_smtp.is_some()),
         count(|d| d.block_upnp.is_some()),
+        count(|d| d.profile.is_some()),
     );
     let families: &[Family] = if e.bridge {
         &[Family::Inet, Family::Bridge]
@@ -137,6 +141,22 @@ fn validate(e: &Enforcement) -> Result<(), EnforceError> {
             for a in &q.allow {
                 if let Allow::Net { port: Some(0), .. } = a {
                     return Err(EnforceError::invalid("quarantine allow", mac, "port 0"));
+                }
+            }
+        }
+        if let Some(p) = &d.profile {
+            for a in &p.allow {
+                if a.port == Some(0) {
+                    return Err(EnforceError::invalid("profile allow", mac, "port 0"));
+                }
+                if let ProfilePeer::Addrs { addrs, .. } = &a.peer {
+                    if addrs.iter().any(|(ip, _)| ip.is_unspecified()) {
+                        return Err(EnforceError::invalid(
+                            "profile allow",
+                            mac,
+                            "unspecified address",
+                        ));
+                    }
                 }
             }
         }
@@ -245,6 +265,55 @@ fn table(s: &mut String, e: &Enforcement, devices: &[(&Mac, &DeviceRules)], f: F
                 )
             }),
         );
+    }
+
+    let profiled: Vec<_> = devices
+        .iter()
+        .filter_map(|&(m, d)| d.profile.as_ref().map(|p| (m, d, p)))
+        .collect();
+    mac_set(
+        s,
+        "profiled",
+        "enforce-profile: what these devices send outside their network profile is dropped",
+        profiled.iter().map(|&(m, d, p)| {
+            (
+                m,
+                device_comment(m, d, "enforce-profile", p.reason.as_str()),
+            )
+        }),
+    );
+    verdict_map(
+        s,
+        "profile_allow",
+        "enforce-profile: each device jumps to its own chain pf_<mac> of its declared flows",
+        profiled.iter().map(|&(m, d, p)| {
+            (
+                m,
+                device_comment(m, d, "profile flows", p.reason.as_str()),
+                format!("pf_{}", m.hex()),
+            )
+        }),
+    );
+    if f == Family::Inet {
+        verdict_map(
+            s,
+            "profile_allow_in",
+            "enforce-profile: each device jumps to its own chain pi_<mac> of its declared flows to the router",
+            profiled.iter().map(|&(m, d, p)| {
+                (
+                    m,
+                    device_comment(m, d, "profile flows", p.reason.as_str()),
+                    format!("pi_{}", m.hex()),
+                )
+            }),
+        );
+    }
+    for &(m, d, p) in &profiled {
+        profile_sets(s, m, d, p);
+        profile_chain(s, &format!("pf_{}", m.hex()), m, d, p);
+        if f == Family::Inet {
+            profile_chain(s, &format!("pi_{}", m.hex()), m, d, p);
+        }
     }
 
     for &(m, d, r) in &rate_limited {
@@ -586,7 +655,163 @@ fn forward_chain(s: &mut String, e: &Enforcement, f: Family) {
         "ether saddr @quarantined drop",
         "quarantine: everything else",
     );
+    if f == Family::Bridge {
+        rule(
+            s,
+            "ether saddr @profiled ether type arp accept",
+            "enforce-profile: ARP passes",
+        );
+    }
+    profile_plumbing(s, false);
+    rule(
+        s,
+        "ether saddr vmap @profile_allow",
+        "enforce-profile: per-device declared flows pf_<mac>",
+    );
+    rule(
+        s,
+        "ether saddr @profiled drop",
+        "enforce-profile: everything the profile does not declare",
+    );
     s.push_str("\t}\n");
+}
+
+/// DHCP, neighbour discovery and DNS to the router: what every device needs
+/// to be on the network, never a profile's to forbid.
+fn profile_plumbing(s: &mut String, to_router: bool) {
+    rule(
+        s,
+        "ether saddr @profiled udp dport { 67, 547 } accept",
+        "enforce-profile: DHCP and DHCPv6 pass",
+    );
+    rule(
+        s,
+        &format!("ether saddr @profiled icmpv6 type {ND_TYPES} accept"),
+        "enforce-profile: IPv6 neighbour and router discovery pass",
+    );
+    if to_router {
+        rule(
+            s,
+            "ether saddr @profiled meta l4proto { tcp, udp } th dport 53 accept",
+            "enforce-profile: DNS to the router passes",
+        );
+    } else {
+        for (fam, set) in [("ip", "@router4"), ("ip6", "@router6")] {
+            rule(
+                s,
+                &format!("ether saddr @profiled {fam} daddr {set} meta l4proto {{ tcp, udp }} th dport 53 accept"),
+                "enforce-profile: DNS to the router passes",
+            );
+        }
+    }
+}
+
+/// The local network in MUD's sense (as warden_profile::is_local).
+const LOCAL4: &str =
+    "{ 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, 169.254.0.0/16, 224.0.0.0/4, 255.255.255.255 }";
+const LOCAL6: &str = "{ fc00::/7, fe80::/10, ff00::/8 }";
+
+/// Name `k` of device `m`'s profile: the address sets its rules match.
+fn name_set(m: &Mac, k: usize, v6: bool) -> String {
+    format!("pn{}_{}_{k}", if v6 { 6 } else { 4 }, m.hex())
+}
+
+/// One set per family for every rule that names a host, holding the
+/// addresses the router's resolver gave the device, each with its own
+/// timeout: an address the device stops being told about drops out by
+/// itself, even between two rebuilds.
+fn profile_sets(s: &mut String, m: &Mac, d: &DeviceRules, p: &ProfileRules) {
+    for (k, a) in p.allow.iter().enumerate() {
+        let ProfilePeer::Addrs { name, addrs } = &a.peer else {
+            continue;
+        };
+        for v6 in [false, true] {
+            let ty = if v6 { "ipv6_addr" } else { "ipv4_addr" };
+            let _ = writeln!(
+                s,
+                "\tset {} {{\n\t\ttype {ty}\n\t\tflags timeout\n\t\t{}",
+                name_set(m, k, v6),
+                device_comment(m, d, &format!("profile name {name}"), p.reason.as_str())
+            );
+            let items: Vec<String> = addrs
+                .iter()
+                .filter(|(a, _)| a.is_ipv6() == v6)
+                .map(|(a, secs)| format!("{a} timeout {}s", (*secs).max(1)))
+                .collect();
+            if !items.is_empty() {
+                let _ = writeln!(s, "\t\telements = {{ {} }}", items.join(", "));
+            }
+            s.push_str("\t}\n");
+        }
+    }
+}
+
+/// The device's declared flows, each ending in `accept`; what falls
+/// through is dropped by the `@profiled` rule after the jump.
+fn profile_chain(s: &mut String, name: &str, m: &Mac, d: &DeviceRules, p: &ProfileRules) {
+    let reason = p.reason.as_str();
+    let _ = writeln!(
+        s,
+        "\tchain {name} {{\n\t\t{}",
+        device_comment(m, d, "profile: declared flows", reason)
+    );
+    for (k, a) in p.allow.iter().enumerate() {
+        for v6 in [false, true] {
+            let Some(l4) = profile_l4(a, v6) else {
+                continue;
+            };
+            let fam = if v6 { "ip6" } else { "ip" };
+            let peer = match &a.peer {
+                ProfilePeer::Local => format!("{fam} daddr {}", if v6 { LOCAL6 } else { LOCAL4 }),
+                ProfilePeer::Addrs { .. } => format!("{fam} daddr @{}", name_set(m, k, v6)),
+            };
+            let what = profile_what(a);
+            let _ = writeln!(
+                s,
+                "\t\t{peer}{l4} accept {}",
+                device_comment(m, d, &format!("profile allows {what}"), reason)
+            );
+        }
+    }
+    s.push_str("\t}\n");
+}
+
+/// The transport match of a rule in one family (with a leading space), or
+/// None when the protocol cannot occur in it (ICMP in IPv6 and back).
+fn profile_l4(a: &ProfileAllow, v6: bool) -> Option<String> {
+    let side = if a.from_device { "dport" } else { "sport" };
+    Some(match (a.proto, a.port) {
+        (Some(L4::Tcp), Some(p)) => format!(" tcp {side} {p}"),
+        (Some(L4::Udp), Some(p)) => format!(" udp {side} {p}"),
+        (Some(L4::Tcp), None) => " meta l4proto tcp".to_owned(),
+        (Some(L4::Udp), None) => " meta l4proto udp".to_owned(),
+        (Some(L4::Icmp), _) if v6 => return None,
+        (Some(L4::Icmp), _) => " meta l4proto icmp".to_owned(),
+        (Some(L4::Icmpv6), _) if !v6 => return None,
+        (Some(L4::Icmpv6), _) => " meta l4proto ipv6-icmp".to_owned(),
+        (None, Some(p)) => format!(" meta l4proto {{ tcp, udp }} th {side} {p}"),
+        (None, None) => String::new(),
+    })
+}
+
+/// "tcp to update.example.test port 443", for comments.
+fn profile_what(a: &ProfileAllow) -> String {
+    let proto = match a.proto {
+        Some(L4::Tcp) => "tcp",
+        Some(L4::Udp) => "udp",
+        Some(L4::Icmp) => "icmp",
+        Some(L4::Icmpv6) => "icmpv6",
+        None => "any",
+    };
+    let dir = if a.from_device { "to" } else { "from" };
+    let peer = match &a.peer {
+        ProfilePeer::Local => "local_networks".to_owned(),
+        ProfilePeer::Addrs { name, .. } => name.as_str().to_owned(),
+    };
+    match a.port {
+        Some(p) => format!("{proto} {dir} {peer} port {p}"),
+        None => format!("{proto} {dir} {peer}"),
+    }
 }
 
 /// DHCP and neighbour discovery: without them a quarantined device drops off
@@ -645,6 +870,17 @@ fn input_chain(s: &mut String, e: &Enforcement) {
         s,
         "ether saddr @quarantined drop",
         "quarantine: everything else",
+    );
+    profile_plumbing(s, true);
+    rule(
+        s,
+        "ether saddr vmap @profile_allow_in",
+        "enforce-profile: per-device declared flows to the router pi_<mac>",
+    );
+    rule(
+        s,
+        "ether saddr @profiled drop",
+        "enforce-profile: everything the profile does not declare",
     );
     s.push_str("\t}\n");
 }

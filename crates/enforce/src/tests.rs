@@ -58,6 +58,7 @@ fn full() -> Enforcement {
                 ],
                 reason: "telnet scan".into(),
             }),
+            profile: None,
         },
     );
     e.devices.insert(
@@ -65,6 +66,35 @@ fn full() -> Enforcement {
         DeviceRules {
             name: "plug".into(),
             block_smtp: Some("spam".into()),
+            profile: Some(ProfileRules {
+                allow: vec![
+                    ProfileAllow {
+                        from_device: true,
+                        proto: Some(L4::Tcp),
+                        port: Some(8883),
+                        peer: ProfilePeer::Addrs {
+                            name: "mqtt.example.test".into(),
+                            addrs: vec![
+                                ("203.0.113.9".parse().unwrap(), 300),
+                                ("2001:db8::9".parse().unwrap(), 60),
+                            ],
+                        },
+                    },
+                    ProfileAllow {
+                        from_device: false,
+                        proto: Some(L4::Tcp),
+                        port: Some(80),
+                        peer: ProfilePeer::Local,
+                    },
+                    ProfileAllow {
+                        from_device: true,
+                        proto: Some(L4::Icmp),
+                        port: None,
+                        peer: ProfilePeer::Local,
+                    },
+                ],
+                reason: "profile-violation".into(),
+            }),
             ..Default::default()
         },
     );
@@ -295,6 +325,12 @@ fn devices_appear_in_sets_maps_and_own_chains() {
             "ether saddr @upnp_blocked ip6 daddr @router6 tcp dport { 2189, 5000, 49000, 49152 } drop",
             "ether saddr vmap @quarantine_allow",
             "ether saddr @quarantined drop",
+            "ether saddr @profiled udp dport { 67, 547 } accept",
+            "ether saddr @profiled icmpv6 type { nd-router-solicit, nd-neighbor-solicit, nd-neighbor-advert } accept",
+            "ether saddr @profiled ip daddr @router4 meta l4proto { tcp, udp } th dport 53 accept",
+            "ether saddr @profiled ip6 daddr @router6 meta l4proto { tcp, udp } th dport 53 accept",
+            "ether saddr vmap @profile_allow",
+            "ether saddr @profiled drop",
         ]
     );
     let input: Vec<String> = chain(&inet, "input")
@@ -313,6 +349,11 @@ fn devices_appear_in_sets_maps_and_own_chains() {
             "ether saddr @quarantined icmpv6 type { nd-router-solicit, nd-neighbor-solicit, nd-neighbor-advert } accept",
             "ether saddr vmap @quarantine_allow_in",
             "ether saddr @quarantined drop",
+            "ether saddr @profiled udp dport { 67, 547 } accept",
+            "ether saddr @profiled icmpv6 type { nd-router-solicit, nd-neighbor-solicit, nd-neighbor-advert } accept",
+            "ether saddr @profiled meta l4proto { tcp, udp } th dport 53 accept",
+            "ether saddr vmap @profile_allow_in",
+            "ether saddr @profiled drop",
         ]
     );
 
@@ -441,8 +482,54 @@ fn small_byte_limits_get_a_bucket_of_at_least_64_kib() {
 fn header_counts_actions() {
     let s = script(&full()).unwrap();
     assert!(s.contains(
-        "# warden enforcement: 2 devices (1 quarantined, 1 rate-limited, 2 SMTP-blocked, 1 UPnP-blocked)."
+        "# warden enforcement: 2 devices (1 quarantined, 1 rate-limited, 2 SMTP-blocked, 1 UPnP-blocked, 1 held to their profile)."
     ));
+}
+
+#[test]
+fn a_profile_allows_its_flows_by_name_sets_with_timeouts_and_drops_the_rest() {
+    let s = script(&full()).unwrap();
+    for header in ["table inet warden {", "table bridge warden {"] {
+        let t = table_block(&s, header);
+        let text = t.join("\n");
+        assert!(text.contains("set pn4_027700000020_0 {"), "{text}");
+        assert!(text.contains("elements = { 203.0.113.9 timeout 300s }"));
+        assert!(text.contains("elements = { 2001:db8::9 timeout 60s }"));
+        let pf = chain(&t, "pf_027700000020");
+        let rules = pf.join("\n");
+        assert!(rules.contains("ip daddr @pn4_027700000020_0 tcp dport 8883 accept"));
+        assert!(rules.contains("ip6 daddr @pn6_027700000020_0 tcp dport 8883 accept"));
+        // A flow the peer opens: the device's answers come from the port.
+        assert!(rules.contains("tcp sport 80 accept"));
+        // ICMP only where it can occur.
+        assert!(rules.contains("meta l4proto icmp accept"));
+        assert!(!rules.contains("ip6 daddr { fc00::/7, fe80::/10, ff00::/8 } meta l4proto icmp"));
+        let fwd = chain(&t, "forward").join("\n");
+        let jump = fwd.find("ether saddr vmap @profile_allow").unwrap();
+        let drop = fwd.find("ether saddr @profiled drop").unwrap();
+        let dhcp = fwd
+            .find("ether saddr @profiled udp dport { 67, 547 } accept")
+            .unwrap();
+        assert!(
+            dhcp < jump && jump < drop,
+            "plumbing, then the flows, then the drop"
+        );
+        // The quarantine comes first: its allowances are not widened by a profile.
+        assert!(fwd.find("ether saddr @quarantined drop").unwrap() < jump);
+    }
+    let input = chain(&table_block(&s, "table inet warden {"), "input").join("\n");
+    assert!(input.contains("ether saddr @profiled meta l4proto { tcp, udp } th dport 53 accept"));
+    assert!(input.contains("ether saddr vmap @profile_allow_in"));
+    let mut bad = full();
+    bad.devices
+        .get_mut(&plug())
+        .unwrap()
+        .profile
+        .as_mut()
+        .unwrap()
+        .allow[0]
+        .port = Some(0);
+    assert!(script(&bad).is_err());
 }
 
 #[test]

@@ -554,3 +554,78 @@ fn apply_latency_for_250_devices() {
     println!("remove: {:.1} ms", t.elapsed().as_secs_f64() * 1000.0);
     assert_eq!(lab.nft().current(&Enforcement::default()), None);
 }
+
+#[test]
+fn a_profile_lets_through_only_its_flows_and_the_plumbing() {
+    use warden_enforce::{ProfileAllow, ProfilePeer, ProfileRules, L4};
+    let lab = Lab::new("prof");
+    let _web = TcpServer::start(&lab.inet, sa(INET_IP, 443));
+    let _other = TcpServer::start(&lab.inet, sa(INET_IP, 8443));
+    let _dns = UdpEcho::start(&lab.router, sa("::", 53));
+    let _lan = TcpServer::start(&lab.dev2, sa(DEV2_IP, 80));
+    let _lan_dns = UdpEcho::start(&lab.dev2, sa(DEV2_IP, 53));
+    assert!(tcp_connects(&lab.dev, sa(INET_IP, 8443)));
+    assert!(tcp_connects(&lab.dev, sa(DEV2_IP, 80)));
+
+    let profile = |addrs: Vec<(std::net::IpAddr, u32)>| {
+        state(DeviceRules {
+            name: "cam-1".into(),
+            profile: Some(ProfileRules {
+                allow: vec![
+                    ProfileAllow {
+                        from_device: true,
+                        proto: Some(L4::Tcp),
+                        port: Some(443),
+                        peer: ProfilePeer::Addrs {
+                            name: "update.example.test".into(),
+                            addrs,
+                        },
+                    },
+                    ProfileAllow {
+                        from_device: true,
+                        proto: Some(L4::Udp),
+                        port: Some(53),
+                        peer: ProfilePeer::Local,
+                    },
+                ],
+                reason: "profile-violation".into(),
+            }),
+            ..Default::default()
+        })
+    };
+    // Before the device's name was answered: the host is not allowed.
+    lab.nft().apply(&profile(vec![])).unwrap();
+    assert!(
+        !tcp_connects(&lab.dev, sa(INET_IP, 443)),
+        "name not yet answered"
+    );
+    lab.nft()
+        .apply(&profile(vec![(INET_IP.parse().unwrap(), 300)]))
+        .unwrap();
+    assert!(
+        tcp_connects(&lab.dev, sa(INET_IP, 443)),
+        "the answered address"
+    );
+    assert!(!tcp_connects(&lab.dev, sa(INET_IP, 8443)), "other port");
+    assert!(!ping(&lab.dev, INET_IP), "ICMP not declared");
+    assert!(
+        udp_echoes(&lab.dev, sa(ROUTER_LAN, 53)),
+        "DNS to the router"
+    );
+    assert!(
+        udp_echoes(&lab.dev, sa(DEV2_IP, 53)),
+        "declared: udp 53 on the LAN"
+    );
+    assert!(
+        !tcp_connects(&lab.dev, sa(DEV2_IP, 80)),
+        "LAN TCP not declared"
+    );
+    // The other device is untouched.
+    assert!(tcp_connects(&lab.dev2, sa(INET_IP, 8443)));
+    // A set element's timeout ends the binding by itself.
+    lab.nft()
+        .apply(&profile(vec![(INET_IP.parse().unwrap(), 1)]))
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(!tcp_connects(&lab.dev, sa(INET_IP, 443)), "timed out");
+}

@@ -134,6 +134,13 @@ fn dashboard_in_chromium() {
         "[...document.querySelectorAll('table.devices tbody tr')].find(r => r.innerText.includes('{qmac}')).innerText"
     ));
     assert!(row.as_str().unwrap().contains("Quarantined"), "{row}");
+    // Every device that sent or received anything has its sparkline.
+    let sparks = b.eval("document.querySelectorAll('table.devices svg.spark').length");
+    assert!(
+        sparks.as_u64().unwrap() * 2 >= devices.len() as u64,
+        "{sparks} sparklines for {} devices",
+        devices.len()
+    );
     assert_eq!(
         b.eval("document.querySelectorAll('script').length"),
         json!(0)
@@ -155,12 +162,24 @@ fn dashboard_in_chromium() {
     let next = b.text("section[aria-labelledby=next]");
     assert!(next.contains("probably infected"), "{next}");
     // The evidence chart: the window the behaviour was seen, the detection.
-    let chart = b.text("figure.chart figcaption");
+    let chart = b.text("section[aria-labelledby=alerts] figure.chart figcaption");
     assert!(chart.contains("moment warden detected it"), "{chart}");
     assert_eq!(
-        b.eval("document.querySelectorAll('figure.chart svg[role=img] title').length > 0"),
+        b.eval("document.querySelectorAll('section[aria-labelledby=alerts] figure.chart svg[role=img] title').length > 0"),
         json!(true)
     );
+    // The traffic chart from the guard's per-minute counters, with the
+    // detection marked.
+    assert_eq!(
+        b.eval(
+            "document.querySelectorAll('section[aria-labelledby=traffic] svg path.traffic').length"
+        ),
+        json!(1)
+    );
+    let marks = b.eval(
+        "document.querySelectorAll('section[aria-labelledby=traffic] line.detection').length",
+    );
+    assert!(marks.as_u64().unwrap() >= 1, "no detection marked: {marks}");
     b.screenshot("dashboard-device-phone.png");
     b.capture("dashboard-device-phone-top.png", false);
     b.size(DESKTOP);

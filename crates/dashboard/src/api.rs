@@ -14,7 +14,7 @@ use utoipa::{IntoParams, OpenApi, ToSchema};
 use warden_decode::Mac;
 use warden_state::OwnerCommand;
 
-use crate::data::{self, DeviceDetail, DeviceSummary, TimelineEntry};
+use crate::data::{self, DeviceDetail, DeviceSummary, TimelineEntry, TrafficSeries};
 use crate::pages::{clean_name, Session};
 use crate::{App, AppError};
 
@@ -29,7 +29,7 @@ pub const CSRF_HEADER: &str = "x-csrf-token";
                        dashboard's session cookie; writes also need the session's CSRF token in \
                        the X-CSRF-Token header (from GET /api/v1/session)."
     ),
-    paths(devices, device, timeline, feed, session, command, rename),
+    paths(devices, device, traffic, timeline, feed, session, command, rename),
     components(schemas(
         DeviceSummary,
         DeviceDetail,
@@ -39,6 +39,9 @@ pub const CSRF_HEADER: &str = "x-csrf-token";
         data::AlertView,
         data::DecisionView,
         data::FeedStatus,
+        data::TrafficSeries,
+        data::TrafficPointView,
+        data::DetectionMark,
         SessionInfo,
         CommandRequest,
         CommandQueued,
@@ -54,6 +57,7 @@ pub(crate) fn routes() -> Router<Arc<App>> {
         .route("/api/v1/session", get(session))
         .route("/api/v1/devices", get(devices))
         .route("/api/v1/devices/{mac}", get(device))
+        .route("/api/v1/devices/{mac}/traffic", get(traffic))
         .route("/api/v1/devices/{mac}/commands", post(command))
         .route("/api/v1/devices/{mac}/name", post(rename))
         .route("/api/v1/timeline", get(timeline))
@@ -166,6 +170,33 @@ async fn device(
             .await?
         {
             Some(d) => Json(d).into_response(),
+            None => err(StatusCode::NOT_FOUND, "no such device"),
+        },
+    )
+}
+
+/// A device's packets and bytes per minute (last 24 hours) and per hour
+/// (up to 7 days), with the moments of its detections: what the device
+/// page's chart is drawn from.
+#[utoipa::path(get, path = "/api/v1/devices/{mac}/traffic",
+    params(("mac" = String, Path, description = "aa:bb:cc:dd:ee:ff")),
+    responses((status = 200, body = TrafficSeries), (status = 401, body = ApiError),
+        (status = 404, body = ApiError)))]
+async fn traffic(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Path(mac): Path<String>,
+) -> Result<Response, AppError> {
+    if let Err(r) = authed(&app, &headers) {
+        return Ok(r.into_response());
+    }
+    let mac = match mac_of(&mac) {
+        Ok(m) => m,
+        Err(r) => return Ok(r.into_response()),
+    };
+    Ok(
+        match app.with_store(move |s| data::traffic(s, mac)).await? {
+            Some(t) => Json(t).into_response(),
             None => err(StatusCode::NOT_FOUND, "no such device"),
         },
     )

@@ -7,6 +7,7 @@ use utoipa::ToSchema;
 use warden_decode::Mac;
 use warden_detect::Timestamp;
 use warden_policy::{Action, Choice, Source};
+use warden_state::traffic::{NS_PER_HOUR, NS_PER_MINUTE};
 use warden_state::{AlertRow, DecisionRow, DeviceRow, Store};
 
 /// Alerts newer than this make a device "watched" (ns).
@@ -101,6 +102,45 @@ pub struct DeviceSummary {
     pub last_seen: String,
     /// Nanoseconds since the Unix epoch.
     pub last_seen_ns: i64,
+    /// Packets sent and received per hour, oldest first, for the 24 hours
+    /// up to the newest traffic counter of any device (the guard's clock);
+    /// empty when the guard has stored no counters.
+    pub traffic_24h: Vec<u64>,
+}
+
+/// One interval of a device's traffic counters.
+#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
+pub struct TrafficPointView {
+    /// Start of the interval, RFC 3339.
+    pub start: String,
+    pub start_ns: i64,
+    /// 60 (the last 24 hours, per minute) or 3600 (older, per hour).
+    pub seconds: u32,
+    /// Frames the device sent or received.
+    pub packets: u64,
+    /// Their bytes on the wire.
+    pub bytes: u64,
+    pub packets_per_second: f64,
+}
+
+/// When warden detected something about the device (an alert).
+#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
+pub struct DetectionMark {
+    pub alert_id: i64,
+    /// flood, scan, spam, brute-force or profile-violation
+    pub kind: String,
+    pub at: String,
+    pub at_ns: i64,
+}
+
+/// A device's traffic over time (minutes for 24 hours, then hours for 7
+/// days) and the moments of its detections.
+#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
+pub struct TrafficSeries {
+    pub mac: String,
+    /// Oldest first; intervals without traffic are left out.
+    pub points: Vec<TrafficPointView>,
+    pub detections: Vec<DetectionMark>,
 }
 
 /// One alert with its sentence and evidence.
@@ -206,6 +246,8 @@ struct Context {
     active: Vec<warden_policy::Decision>,
     choices: Vec<warden_policy::OwnerChoice>,
     recent_alerts: Vec<Mac>,
+    /// Packets per hour per device, 24 hours (see `traffic_24h`).
+    traffic: std::collections::HashMap<Mac, Vec<u64>>,
 }
 
 impl Context {
@@ -224,6 +266,7 @@ impl Context {
             active,
             choices,
             recent_alerts,
+            traffic: hourly_traffic(store)?,
         })
     }
 
@@ -265,9 +308,71 @@ impl Context {
             first_seen: rfc3339(d.first_seen),
             last_seen: rfc3339(d.last_seen),
             last_seen_ns: d.last_seen.0,
+            traffic_24h: self.traffic.get(&d.mac).cloned().unwrap_or_default(),
         }
     }
 }
+
+/// Packets per hour of every device with counters, for the 24 hours up
+/// to the newest counter (the guard's clock, so a replayed capture's
+/// traffic shows too).
+fn hourly_traffic(store: &Store) -> anyhow::Result<std::collections::HashMap<Mac, Vec<u64>>> {
+    let mut out = std::collections::HashMap::new();
+    let Some(latest) = store.traffic_latest()? else {
+        return Ok(out);
+    };
+    let first_hour = latest.0.div_euclid(NS_PER_HOUR) * NS_PER_HOUR - 23 * NS_PER_HOUR;
+    for p in store.traffic_by_hour(Timestamp(first_hour))? {
+        let i = usize::try_from((p.start.0 - first_hour) / NS_PER_HOUR).unwrap_or(usize::MAX);
+        if let Some(slot) = out
+            .entry(p.device)
+            .or_insert_with(|| vec![0u64; 24])
+            .get_mut(i)
+        {
+            *slot += p.packets;
+        }
+    }
+    Ok(out)
+}
+
+/// A device's traffic counters and detections, or None if the store does
+/// not know the device.
+pub fn traffic(store: &Store, mac: Mac) -> anyhow::Result<Option<TrafficSeries>> {
+    if store.device(mac)?.is_none() {
+        return Ok(None);
+    }
+    let points = store
+        .traffic(mac, Timestamp(0))?
+        .into_iter()
+        .map(|p| TrafficPointView {
+            start: rfc3339(p.start),
+            start_ns: p.start.0,
+            seconds: p.seconds,
+            packets: p.packets,
+            bytes: p.bytes,
+            packets_per_second: p.packets as f64 / f64::from(p.seconds.max(1)),
+        })
+        .collect();
+    let mut detections: Vec<DetectionMark> = store
+        .alerts(Some(mac), DEVICE_LIMIT)?
+        .into_iter()
+        .map(|a| DetectionMark {
+            alert_id: a.id,
+            kind: a.kind.as_str().to_owned(),
+            at: rfc3339(a.detected_at),
+            at_ns: a.detected_at.0,
+        })
+        .collect();
+    detections.sort_by_key(|d| d.at_ns);
+    Ok(Some(TrafficSeries {
+        mac: mac.to_string(),
+        points,
+        detections,
+    }))
+}
+
+/// One minute, in nanoseconds (the counters' finest interval).
+pub const MINUTE_NS: i64 = NS_PER_MINUTE;
 
 /// Every device, most recently seen first.
 pub fn devices(store: &Store, now: Timestamp) -> anyhow::Result<Vec<DeviceSummary>> {

@@ -18,7 +18,9 @@ use warden_decode::Mac;
 use warden_state::OwnerCommand;
 
 use crate::auth::{random_token, same, Refusal, PRE_COOKIE, SESSION_COOKIE, SESSION_LIFETIME};
-use crate::data::{self, AlertView, DeviceDetail, DeviceSummary, Status, TimelineEntry};
+use crate::data::{
+    self, AlertView, DeviceDetail, DeviceSummary, Status, TimelineEntry, TrafficSeries,
+};
 use crate::{App, AppError};
 
 const STYLE: &str = "\
@@ -53,6 +55,7 @@ label{display:block;font-weight:600;margin:.75rem 0 .25rem}\
 input[type=text],input[type=password]{font:inherit;width:100%;max-width:24rem;padding:.5rem;border:1px solid #6b7280;border-radius:.375rem}\
 ul.plain{list-style:none;padding:0}ul.plain li{padding:.5rem 0;border-bottom:1px solid var(--line)}\
 figure.chart{margin:.5rem 0}figure.chart svg{width:100%;height:auto;max-width:40rem;display:block}\
+svg.spark{display:block;width:92px;height:20px}\
 .box h2:first-child{margin-top:0}dl{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem}dt{color:var(--muted)}dd{margin:0;overflow-wrap:anywhere}\
 .sr-only{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}\
 .skip{position:absolute;left:-999px}.skip:focus{left:1rem;top:1rem;background:#fff;color:#000;padding:.5rem}\
@@ -293,7 +296,7 @@ pub(crate) fn render_device_list(
                     caption.sr-only { "Devices, most recently seen first" }
                     thead { tr {
                         th scope="col" { "Name" } th scope="col" { "Status" } th scope="col" { "Vendor" }
-                        th scope="col" { "Model" } th scope="col" { "Last seen" }
+                        th scope="col" { "Model" } th scope="col" { "Traffic (24 h)" } th scope="col" { "Last seen" }
                     } }
                     tbody {
                         @for d in devices {
@@ -305,6 +308,7 @@ pub(crate) fn render_device_list(
                                 td data-label="Status" { (status_badge(d.status)) }
                                 td data-label="Vendor" { (d.vendor.as_deref().unwrap_or("unknown")) }
                                 td data-label="Model" { (model_line(d)) }
+                                td data-label="Traffic (24 h)" { (sparkline(&d.traffic_24h)) }
                                 td data-label="Last seen" { time datetime=(d.last_seen) { (d.last_seen.replace('T', " ").replace('Z', " UTC")) } }
                             }
                         }
@@ -315,7 +319,12 @@ pub(crate) fn render_device_list(
     )
 }
 
-pub(crate) fn render_device(session: &Session, d: &DeviceDetail, notice: Option<String>) -> Markup {
+pub(crate) fn render_device(
+    session: &Session,
+    d: &DeviceDetail,
+    traffic: &TrafficSeries,
+    notice: Option<String>,
+) -> Markup {
     let s = &d.device;
     page(
         &s.display_name,
@@ -377,6 +386,10 @@ pub(crate) fn render_device(session: &Session, d: &DeviceDetail, notice: Option<
                     input type="text" id="name" name="name" maxlength="64" value=(s.name.as_deref().unwrap_or(""));
                     p { button type="submit" { "Save name" } }
                 }
+            }
+            section aria-labelledby="traffic" {
+                h2 id="traffic" { "Traffic" }
+                (traffic_chart(traffic))
             }
             section aria-labelledby="alerts" {
                 h2 id="alerts" { "Alerts (" (d.alerts.len()) ")" }
@@ -490,6 +503,149 @@ fn evidence_chart(a: &AlertView) -> Option<Markup> {
     })
 }
 
+/// A time on the chart's axis: with seconds on a chart shorter than two
+/// hours, with the day on one of about a day.
+fn clock_of(t: i64, span_ns: i64) -> String {
+    let s = data::rfc3339(warden_detect::Timestamp(t));
+    if span_ns >= 20 * 3_600 * 1_000_000_000 {
+        format!(
+            "{} {}",
+            s.get(5..10).unwrap_or(""),
+            s.get(11..16).unwrap_or("")
+        )
+    } else if span_ns < 2 * 3_600 * 1_000_000_000 {
+        s.get(11..19).unwrap_or("").to_owned()
+    } else {
+        s.get(11..16).unwrap_or("").to_owned()
+    }
+}
+
+/// A device's packets per hour over 24 hours, as a small inline SVG.
+fn sparkline(per_hour: &[u64]) -> Markup {
+    let total: u64 = per_hour.iter().sum();
+    if total == 0 {
+        return html! { span.muted { "none counted" } };
+    }
+    let max = per_hour.iter().copied().max().unwrap_or(1).max(1);
+    let step = 92.0 / per_hour.len().max(2).saturating_sub(1) as f64;
+    let mut points = String::new();
+    for (i, v) in per_hour.iter().enumerate() {
+        let y = 18.0 - 16.0 * *v as f64 / max as f64;
+        points.push_str(&format!("{:.1},{y:.1} ", i as f64 * step));
+    }
+    let label = format!("{total} packets in 24 hours, at most {max} in one hour");
+    html! {
+        svg.spark viewBox="0 0 92 20" role="img" aria-label=(label) xmlns="http://www.w3.org/2000/svg" {
+            title { (label) }
+            polyline points=(points.trim_end()) fill="none" stroke="#1d4ed8" stroke-width="1.5" {}
+        }
+    }
+}
+
+/// Columns of the traffic chart at most.
+const CHART_COLUMNS: i64 = 120;
+
+/// Packets per second over the last 24 hours of the device's counters, with
+/// each detection in that window marked: an inline SVG, no script.
+fn traffic_chart(t: &TrafficSeries) -> Markup {
+    let Some(last) = t.points.last() else {
+        return html! { p { "No traffic counted yet (warden counts each device's packets per minute)." } };
+    };
+    let end = last.start_ns + i64::from(last.seconds) * 1_000_000_000;
+    let first = t.points.first().map_or(end, |p| p.start_ns);
+    let start = first.max(end - 24 * 3_600 * 1_000_000_000);
+    // Columns of whole minutes, at most CHART_COLUMNS of them.
+    let minutes = ((end - start) / data::MINUTE_NS).max(1);
+    let per_col = (minutes + CHART_COLUMNS - 1) / CHART_COLUMNS;
+    let col_ns = per_col * data::MINUTE_NS;
+    let cols = ((end - start) + col_ns - 1) / col_ns;
+    let mut packets = vec![0f64; cols.max(1) as usize];
+    for p in &t.points {
+        let p_end = p.start_ns + i64::from(p.seconds) * 1_000_000_000;
+        if p_end <= start {
+            continue;
+        }
+        // An hour wider than a column is spread over the columns it covers.
+        let from = p.start_ns.max(start);
+        let span = (p_end - from) as f64;
+        let mut at = from;
+        while at < p_end {
+            let col = ((at - start) / col_ns) as usize;
+            let col_end = (start + (col as i64 + 1) * col_ns).min(p_end);
+            if let Some(c) = packets.get_mut(col) {
+                *c += p.packets as f64 * (col_end - at) as f64 / span;
+            }
+            at = col_end;
+        }
+    }
+    let col_s = col_ns as f64 / 1e9;
+    let pps: Vec<f64> = packets.iter().map(|n| n / col_s).collect();
+    let peak = pps.iter().copied().fold(0.0, f64::max);
+    let top = if peak > 0.0 { peak } else { 1.0 };
+    let x = |ns: i64| 50.0 + 540.0 * (ns - start) as f64 / (end - start).max(1) as f64;
+    let y = |v: f64| 110.0 - 90.0 * v / top;
+    let mut path = format!("M{:.1},{:.1}", x(start), y(0.0));
+    for (i, v) in pps.iter().enumerate() {
+        let c0 = start + i as i64 * col_ns;
+        let c1 = (c0 + col_ns).min(end);
+        path.push_str(&format!(
+            " L{:.1},{:.1} L{:.1},{:.1}",
+            x(c0),
+            y(*v),
+            x(c1),
+            y(*v)
+        ));
+    }
+    path.push_str(&format!(" L{:.1},{:.1} Z", x(end), y(0.0)));
+    let marks: Vec<&data::DetectionMark> = t
+        .detections
+        .iter()
+        .filter(|d| d.at_ns >= start && d.at_ns <= end)
+        .collect();
+    let long = end - start;
+    let column = if per_col == 1 {
+        "minute".to_owned()
+    } else {
+        format!("{per_col} minutes")
+    };
+    let label = format!(
+        "Packets per second from {} to {} UTC, per {column}; peak {peak:.1}; {} detection(s) marked",
+        clock_of(start, long),
+        clock_of(end, long),
+        marks.len()
+    );
+    html! {
+        figure.chart {
+            svg viewBox="0 0 600 140" role="img" aria-labelledby="traffic-title" xmlns="http://www.w3.org/2000/svg" {
+                title id="traffic-title" { (label) }
+                line x1="50" y1="110" x2="590" y2="110" stroke="#4a4a55" stroke-width="1" {}
+                line x1="50" y1="20" x2="590" y2="20" stroke="#d4d4dc" stroke-width="1" {}
+                text x="46" y="24" font-size="12" fill="#4a4a55" text-anchor="end" { (format!("{peak:.1}")) }
+                text x="46" y="114" font-size="12" fill="#4a4a55" text-anchor="end" { "0" }
+                path.traffic d=(path) fill="#bfdbfe" stroke="#1d4ed8" stroke-width="1.5" {}
+                @for m in &marks {
+                    line.detection x1=(format!("{:.1}", x(m.at_ns))) y1="14" x2=(format!("{:.1}", x(m.at_ns))) y2="112" stroke="#b91c1c" stroke-width="2" {}
+                    text x=(format!("{:.1}", x(m.at_ns).min(540.0))) y="11" font-size="11" fill="#7f1d1d" { (m.kind) }
+                }
+                text x="50" y="128" font-size="12" fill="#4a4a55" { (clock_of(start, long)) }
+                text x="590" y="128" font-size="12" fill="#4a4a55" text-anchor="end" { (clock_of(end, long)) " UTC" }
+            }
+            figcaption.muted {
+                "Packets per second the device sent and received, per " (column) ", from "
+                (clock_of(start, long)) " to " (clock_of(end, long)) " UTC (peak " (format!("{peak:.1}")) "/s)."
+                @if !marks.is_empty() {
+                    " Red lines: the moments warden detected "
+                    @for (i, m) in marks.iter().enumerate() {
+                        @if i > 0 { ", " }
+                        (m.kind) " (" (clock_of(m.at_ns, long)) ")"
+                    }
+                    "."
+                }
+            }
+        }
+    }
+}
+
 fn command_button(
     session: &Session,
     mac: &str,
@@ -555,10 +711,15 @@ async fn device_page(
     let Some(mac) = parse_mac(&mac) else {
         return Ok(not_found());
     };
-    let Some(detail) = app
-        .with_store(move |s| data::device(s, mac, data::now()))
-        .await?
-    else {
+    let found = app
+        .with_store(move |s| {
+            Ok(match data::device(s, mac, data::now())? {
+                Some(d) => data::traffic(s, mac)?.map(|t| (d, t)),
+                None => None,
+            })
+        })
+        .await?;
+    let Some((detail, traffic)) = found else {
         return Ok(not_found());
     };
     // Only known words become a notice; the query string is not echoed.
@@ -575,7 +736,9 @@ async fn device_page(
         (None, Some(_)) => Some("Name saved.".to_owned()),
         (None, None) => None,
     };
-    Ok(html_response(render_device(&session, &detail, notice)))
+    Ok(html_response(render_device(
+        &session, &detail, &traffic, notice,
+    )))
 }
 
 #[derive(Deserialize)]

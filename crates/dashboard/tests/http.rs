@@ -682,3 +682,109 @@ async fn the_feed_status_shows_the_last_sync_and_the_listed_devices() {
         StatusCode::UNAUTHORIZED
     );
 }
+
+/// Traffic counters: a sparkline per device on the list, a packets/s chart
+/// with the detection marked on the device page, and the series in the API
+/// (and its OpenAPI document).
+#[tokio::test]
+async fn traffic_shows_as_sparklines_a_chart_with_the_detection_and_in_the_api() {
+    use warden_state::TrafficPoint;
+    let h = harness();
+    let t = now().0;
+    let minute = 60 * 1_000_000_000i64;
+    let min0 = t.div_euclid(minute) * minute;
+    // EVIL: 30 quiet minutes at 60 packets each, then 6,000 in the minute
+    // of its scan alert (detected one minute ago).
+    let mut points: Vec<TrafficPoint> = (0..30)
+        .map(|i| TrafficPoint {
+            device: mac(EVIL),
+            start: warden_detect::Timestamp(min0 - (31 - i) * minute),
+            seconds: 60,
+            packets: 60,
+            bytes: 6_000,
+        })
+        .collect();
+    points.push(TrafficPoint {
+        device: mac(EVIL),
+        start: warden_detect::Timestamp((t - minute).div_euclid(minute) * minute),
+        seconds: 60,
+        packets: 6_000,
+        bytes: 600_000,
+    });
+    Store::open(&h.db)
+        .unwrap()
+        .add_traffic(&points, warden_detect::Timestamp(t))
+        .unwrap();
+    let (session, _) = h.set_up().await;
+
+    let api = h
+        .get(&format!("/api/v1/devices/{EVIL}/traffic"), Some(&session))
+        .await;
+    assert_eq!(api.status, StatusCode::OK, "{}", api.body);
+    let v: serde_json::Value = serde_json::from_str(&api.body).unwrap();
+    let pts = v["points"].as_array().unwrap();
+    assert_eq!(pts.len(), 31);
+    let total: u64 = pts.iter().map(|p| p["packets"].as_u64().unwrap()).sum();
+    assert_eq!(total, 30 * 60 + 6_000);
+    assert_eq!(pts[30]["packets_per_second"], 100.0);
+    assert_eq!(v["detections"][0]["kind"], "scan");
+    // A device without counters has an empty series; an unknown one is 404.
+    let quiet = h
+        .get(&format!("/api/v1/devices/{QUIET}/traffic"), Some(&session))
+        .await;
+    assert_eq!(quiet.status, StatusCode::OK);
+    assert!(quiet.body.contains("\"points\":[]"), "{}", quiet.body);
+    let unknown = h
+        .get("/api/v1/devices/02:99:00:00:00:99/traffic", Some(&session))
+        .await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        h.get(&format!("/api/v1/devices/{EVIL}/traffic"), None)
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+
+    // The list: 24 hourly values that add up, and a sparkline.
+    let list: serde_json::Value =
+        serde_json::from_str(&h.get("/api/v1/devices", Some(&session)).await.body).unwrap();
+    let evil = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["mac"] == EVIL)
+        .unwrap();
+    let hours = evil["traffic_24h"].as_array().unwrap();
+    assert_eq!(hours.len(), 24);
+    assert_eq!(
+        hours.iter().map(|x| x.as_u64().unwrap()).sum::<u64>(),
+        total
+    );
+    let page = h.get("/", Some(&session)).await.body;
+    assert!(
+        page.contains(&format!("{total} packets in 24 hours")),
+        "no sparkline for the scanner"
+    );
+    assert!(page.contains("<svg class=\"spark\""));
+    assert!(page.contains("none counted"), "the quiet device");
+
+    // The device page: the chart, its peak, the detection marked.
+    let dev = h
+        .get(&format!("/devices/{EVIL}"), Some(&session))
+        .await
+        .body;
+    assert!(dev.contains("<path class=\"traffic\""), "no traffic chart");
+    assert_eq!(dev.matches("<line class=\"detection\"").count(), 1);
+    assert!(dev.contains("peak 100.0/s"), "peak missing");
+    assert!(dev.contains("Red lines: the moments warden detected scan"));
+    let quiet_page = h
+        .get(&format!("/devices/{QUIET}"), Some(&session))
+        .await
+        .body;
+    assert!(quiet_page.contains("No traffic counted yet"));
+
+    // The OpenAPI document describes the call.
+    let doc = h.get("/api/v1/openapi.json", None).await.body;
+    assert!(doc.contains("/api/v1/devices/{mac}/traffic"));
+    assert!(doc.contains("\"TrafficSeries\""));
+}

@@ -598,10 +598,13 @@ pub fn import_csaf(bytes: &[u8]) -> Result<Imported, ImportError> {
         .and_then(Value::as_array)
         .unwrap_or(&empty);
     for (i, v) in vulns.iter().enumerate() {
-        let name = v
-            .get("cve")
-            .and_then(Value::as_str)
-            .or_else(|| v.get("title").and_then(Value::as_str))
+        let nonempty = |k: &str| {
+            v.get(k)
+                .and_then(Value::as_str)
+                .filter(|s| !s.trim().is_empty())
+        };
+        let name = nonempty("cve")
+            .or_else(|| nonempty("title"))
             .map(|s| clip(s, 80))
             .unwrap_or_else(|| format!("vulnerabilities[{i}]"));
         if findings.len() >= MAX_CSAF_VULNERABILITIES {
@@ -636,6 +639,7 @@ pub fn import_csaf(bytes: &[u8]) -> Result<Imported, ImportError> {
                 n.iter()
                     .find(|n| n.get("category").and_then(Value::as_str) == Some(cat))
                     .and_then(|n| n.get("text").and_then(Value::as_str))
+                    .filter(|t| !t.trim().is_empty())
             })
         };
         let description = note_of("description")
@@ -660,9 +664,7 @@ pub fn import_csaf(bytes: &[u8]) -> Result<Imported, ImportError> {
                 ),
             },
         };
-        let title = v
-            .get("title")
-            .and_then(Value::as_str)
+        let title = nonempty("title")
             .map(|s| clip(s, 200))
             .unwrap_or_else(|| name.clone());
         findings.push(Finding {

@@ -38,6 +38,24 @@ pub enum DeviceCommand {
     Release { mac: Mac },
     /// Quarantine this device until you release it.
     Quarantine { mac: Mac },
+    /// Hold this device to a network profile (docs/profiles.md): the flows
+    /// of a threat model or of a MUD file, or no profile at all. Your
+    /// mapping wins over the device's MUD URL and a matched threat model.
+    Profile {
+        mac: Mac,
+        /// A threat model (YAML or JSON); its `network` section is the profile.
+        #[arg(long, value_name = "FILE", group = "source")]
+        model: Option<PathBuf>,
+        /// An RFC 8520 MUD file.
+        #[arg(long, value_name = "FILE", group = "source")]
+        mud: Option<PathBuf>,
+        /// No profile for this device, whatever its MUD URL or model say.
+        #[arg(long, group = "source")]
+        none: bool,
+        /// Forget your mapping: the device's MUD URL or a matched model apply again.
+        #[arg(long, group = "source")]
+        clear: bool,
+    },
 }
 
 fn now() -> Timestamp {
@@ -108,6 +126,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 "device": d,
                 "alerts": store.alerts(Some(mac), 50)?,
                 "decisions": store.decisions(mac, 50)?,
+                "profile_mapping": store.profile_mapping(mac)?,
             });
             serde_json::to_writer_pretty(&mut out, &doc)?;
             writeln!(out)?;
@@ -116,5 +135,72 @@ pub fn run(args: Args) -> Result<ExitCode> {
         DeviceCommand::Trust { mac } => queue(&mut store, mac, OwnerCommand::Trust),
         DeviceCommand::Release { mac } => queue(&mut store, mac, OwnerCommand::Release),
         DeviceCommand::Quarantine { mac } => queue(&mut store, mac, OwnerCommand::Quarantine),
+        DeviceCommand::Profile {
+            mac,
+            model,
+            mud,
+            none,
+            clear,
+        } => {
+            let mapping = if let Some(path) = model {
+                let bytes =
+                    std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+                let loaded = warden_model::load(&bytes)
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+                mapping("model", &path, &loaded.model.network)?
+            } else if let Some(path) = mud {
+                let bytes =
+                    std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+                let imported = warden_profile::mud::import(&bytes)
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+                for s in &imported.skipped {
+                    eprintln!("warden: left out of the profile: {s}");
+                }
+                mapping("mud", &path, &imported.network)?
+            } else if none {
+                Some(warden_state::ProfileMapping {
+                    source: "none".into(),
+                    label: "the owner: no profile".into(),
+                    network: None,
+                    since: now(),
+                })
+            } else if clear {
+                None
+            } else {
+                bail!("say which profile: --model FILE, --mud FILE, --none or --clear");
+            };
+            match &mapping {
+                Some(m) => store.set_profile_mapping(mac, m)?,
+                None => store.clear_profile_mapping(mac)?,
+            }
+            queue(&mut store, mac, OwnerCommand::Profile)
+        }
     }
+}
+
+/// The owner's mapping of a device to a threat model's `network` section.
+fn mapping(
+    source: &str,
+    path: &std::path::Path,
+    network: &warden_model::model::Network,
+) -> Result<Option<warden_state::ProfileMapping>> {
+    let profile = warden_profile::Profile::from_model(network);
+    if profile.rules.is_empty() {
+        eprintln!(
+            "warden: warning: {} declares no flows: held to it, the device may only use DHCP, DNS to the router and neighbour discovery",
+            path.display()
+        );
+    }
+    for r in &profile.rules {
+        eprintln!("warden: profile allows {r}");
+    }
+    Ok(Some(warden_state::ProfileMapping {
+        source: source.into(),
+        label: path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| path.display().to_string()),
+        network: Some(serde_json::to_string(network)?),
+        since: now(),
+    }))
 }

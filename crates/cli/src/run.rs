@@ -17,16 +17,18 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use warden_capture::{Frame, FrameSource, PcapFile};
-use warden_decode::Mac;
-use warden_detect::{Alert, AlertKind, Timestamp};
+use warden_decode::{Mac, Packet};
+use warden_detect::{Alert, AlertKind, DeniedFlow, Evidence, ProfileEvidence, Timestamp};
 use warden_devices::Device;
 use warden_enforce::{
-    Allow, DeviceRules, Enforcement, IfName, Label, Proto, Quarantine, TableName,
+    Allow, DeviceRules, Enforcement, IfName, Label, ProfileAllow, ProfilePeer, ProfileRules, Proto,
+    Quarantine, TableName, L4,
 };
 use warden_feed::{DeviceFacts, FeedMatch, KeyPair, Severity, Sighting};
 use warden_pipeline::{Config, DnsAnswer, Pipeline, Sink};
 use warden_policy::{messages, Action, AlertSummary, Change, NameGrants, Policy, QuarantineConfig};
-use warden_state::{DeviceRecord, OwnerCommand, Store};
+use warden_profile::guard::{Assigned, DeviceId, Event, Incident, Judge, Peers, Sources};
+use warden_state::{DeviceRecord, OwnerCommand, ProfileMapping, Store};
 
 use crate::feed_router::{
     merge_facts, open_feed, stored_facts, unix_now, FeedEvent, FeedLink, Reporter,
@@ -126,7 +128,18 @@ struct Guard {
     reported: BTreeMap<(Mac, AlertKind), i64>,
     /// The feed status last written to the timeline.
     last_feed_note: String,
+    /// Where devices' network profiles come from (docs/profiles.md).
+    profiles: Sources,
+    /// The new flows of devices with a profile, judged.
+    judge: Judge,
+    /// Device -> (clock second its profile was last looked up, what
+    /// identified it then), so a profile is looked up when a device is
+    /// new or its identity changed, at most every [`PROFILE_CHECK_S`].
+    profile_checked: std::collections::HashMap<Mac, (i64, u64)>,
 }
+
+/// Seconds between two lookups of one device's profile.
+const PROFILE_CHECK_S: i64 = 5;
 
 /// Devices whose facts are kept for feed matching at most.
 const MAX_FACTS: usize = 4_096;
@@ -214,6 +227,12 @@ impl Guard {
             let quarantined = self.quarantined(now);
             self.dirty |= self.grants.prune(now, |mac| quarantined.contains(&mac));
         }
+        if !self.judge.is_empty() && self.judge.prune(now.0) {
+            self.dirty |= self
+                .policy
+                .active(now)
+                .any(|d| d.action == Action::EnforceProfile);
+        }
         if self.dirty {
             self.enforce(now);
         }
@@ -253,8 +272,115 @@ impl Guard {
         }
     }
 
-    /// The owner's profile mapping of `device` changed: read it again.
-    fn profile_changed(&mut self, _device: Mac) {}
+    /// The owner's profile mapping of `device` changed: read it again. The
+    /// device's profile is looked up anew with its next packet.
+    fn profile_changed(&mut self, device: Mac) {
+        match self.store.profile_mapping(device) {
+            Ok(m) => {
+                self.profiles
+                    .set_owner(device, m.map(|m| owner_profile(&m)));
+                self.profile_checked.remove(&device);
+            }
+            Err(e) => {
+                self.errors += 1;
+                log(&format!("error: reading the profile of {device}: {e}"));
+            }
+        }
+    }
+
+    /// Looks `device`'s profile up when it is new to the guard or its
+    /// identity changed (at most every few seconds of the clock).
+    fn check_profile(&mut self, device: &Device, ts_ns: i64) {
+        let s = ts_ns.div_euclid(1_000_000_000);
+        let id = DeviceId {
+            mud_url: device.identity.dhcp().mud_url(),
+            vendor: device.vendor(),
+            model: device.identity.model(),
+            firmware: device.identity.firmware(),
+        };
+        if let Some((checked, _)) = self.profile_checked.get(&device.mac) {
+            if s.saturating_sub(*checked) < PROFILE_CHECK_S {
+                return;
+            }
+        }
+        let hash = {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            id.hash(&mut h);
+            h.finish()
+        };
+        let known = self.profile_checked.get(&device.mac).map(|(_, h)| *h);
+        if self.profile_checked.len() >= MAX_FACTS && known.is_none() {
+            // Forget the lookups, not the profiles: they are looked up again.
+            self.profile_checked.clear();
+        }
+        self.profile_checked.insert(device.mac, (s, hash));
+        if known == Some(hash) {
+            return;
+        }
+        let assigned = self.profiles.resolve(device.mac, &id);
+        let label = assigned
+            .as_ref()
+            .map(|a| format!("{} ({})", a.label, a.source));
+        if self.judge.assign(device.mac, assigned) {
+            match label {
+                Some(l) => log(&format!("{}: network profile {l}", device.mac)),
+                None => log(&format!("{}: no network profile", device.mac)),
+            }
+            self.dirty = true;
+        }
+    }
+
+    /// A profile violation began or goes on: stored, told and decided like
+    /// every other alert (one alert per incident, then updates).
+    fn profile_event(&mut self, device: &Device, event: Event) {
+        let (incident, raised) = match event {
+            Event::Raised(i) => (i, true),
+            Event::Updated(i) => (i, false),
+        };
+        let Some(assigned) = self.judge.assigned(device.mac) else {
+            return;
+        };
+        let alert = profile_alert(&incident, assigned);
+        if raised {
+            self.alert(device, &alert);
+        } else {
+            self.update(device, &alert);
+        }
+    }
+
+    /// What the firewall lets a device held to its profile do.
+    fn profile_rules(&self, device: Mac, now: Timestamp, reason: Label) -> Option<ProfileRules> {
+        let allow = self
+            .judge
+            .allowances(device, now.0)?
+            .into_iter()
+            .flat_map(|a| {
+                let proto = match a.protocol {
+                    warden_model::model::Protocol::Tcp => Some(L4::Tcp),
+                    warden_model::model::Protocol::Udp => Some(L4::Udp),
+                    warden_model::model::Protocol::Icmp => Some(L4::Icmp),
+                    warden_model::model::Protocol::Icmpv6 => Some(L4::Icmpv6),
+                    warden_model::model::Protocol::Any => None,
+                };
+                let peer = match a.peers {
+                    Peers::Local => Some(ProfilePeer::Local),
+                    Peers::Addrs { name, addrs } => Some(ProfilePeer::Addrs {
+                        name: Label::new(&name),
+                        addrs,
+                    }),
+                    Peers::None => None,
+                };
+                peer.map(|peer| ProfileAllow {
+                    from_device: a.from_device,
+                    proto,
+                    port: a.port,
+                    peer,
+                })
+            })
+            .collect();
+        Some(ProfileRules { allow, reason })
+    }
 
     /// Ticks the policy once per second of the clock (capture time in
     /// replay, kernel time live). New decisions are enforced at once, after
@@ -295,8 +421,9 @@ impl Guard {
                 }
                 Action::BlockSmtp => rules.block_smtp = Some(reason),
                 Action::BlockUpnp => rules.block_upnp = Some(reason),
-                // Filled in below, from the device's profile.
-                Action::EnforceProfile => {}
+                Action::EnforceProfile => {
+                    rules.profile = self.profile_rules(d.device, now, reason);
+                }
                 Action::Quarantine => {
                     rules.quarantine = Some(Quarantine {
                         allow: self.quarantine_allow(d.device),
@@ -460,6 +587,11 @@ impl Guard {
         let Some((reporter, key)) = &mut self.reporter else {
             return;
         };
+        // A profile is this network's (or its owner's) expectation, not a
+        // behaviour other networks can compare: not reported to the feed.
+        if alert.kind == AlertKind::ProfileViolation {
+            return;
+        }
         let hour = alert.detected_at.0.div_euclid(3_600_000_000_000);
         let last = self.reported.insert((device.mac, alert.kind), hour);
         if last == Some(hour) {
@@ -482,6 +614,17 @@ impl Guard {
 }
 
 impl Sink for Guard {
+    /// New flows of devices with a profile are judged against it.
+    fn packet(&mut self, device: &Device, ts_ns: i64, outbound: bool, packet: &Packet<'_>) {
+        self.check_profile(device, ts_ns);
+        if self.judge.is_empty() {
+            return;
+        }
+        if let Some(event) = self.judge.packet(device.mac, ts_ns, outbound, packet) {
+            self.profile_event(device, event);
+        }
+    }
+
     fn alert(&mut self, device: &Device, alert: &Alert) {
         self.device_seen(device);
         self.report(device, alert);
@@ -515,6 +658,21 @@ impl Sink for Guard {
             return;
         }
         let now = Timestamp(answer.ts_ns);
+        // Names in a device's profile: the same binding, per device.
+        self.check_profile(device, answer.ts_ns);
+        if self.judge.dns_answer(
+            device.mac,
+            answer.name,
+            answer.addrs,
+            answer.ttl_s,
+            answer.ts_ns,
+        ) && self
+            .policy
+            .active(now)
+            .any(|d| d.device == device.mac && d.action == Action::EnforceProfile)
+        {
+            self.dirty = true;
+        }
         let quarantined = self
             .policy
             .active(now)
@@ -565,7 +723,8 @@ struct Daemon {
 impl Daemon {
     fn frame(&mut self, frame: &Frame<'_>) {
         self.pipeline.process(frame, &mut self.guard);
-        self.traffic.count(frame.link, frame.data, frame.wire_len, frame.ts_ns);
+        self.traffic
+            .count(frame.link, frame.data, frame.wire_len, frame.ts_ns);
         self.guard.maybe_tick(frame.ts_ns);
         self.maybe_save(frame.ts_ns);
         self.maybe_feed(frame.ts_ns);
@@ -790,6 +949,7 @@ pub fn run(mut args: Args) -> Result<ExitCode> {
         Some((sender, key))
     };
     store.record_changes(&repairs)?;
+    let profiles = load_profiles(&cfg.profiles, &store)?;
     let mut guard = Guard {
         policy,
         store,
@@ -817,6 +977,9 @@ pub fn run(mut args: Args) -> Result<ExitCode> {
         reporter,
         reported: BTreeMap::new(),
         last_feed_note: String::new(),
+        profiles,
+        judge: Judge::new(args.router_addrs.clone()),
+        profile_checked: std::collections::HashMap::new(),
     };
     let active = guard.policy.active(now).count();
     log(&format!(
@@ -942,6 +1105,89 @@ pub fn uninstall(args: UninstallArgs) -> Result<ExitCode> {
     warden_enforce::remove(&TableName::new(&args.table)?)?;
     log(&format!("removed the {} tables", args.table));
     Ok(ExitCode::SUCCESS)
+}
+
+/// The profile sources of the configuration, and the owner's mappings.
+fn load_profiles(cfg: &warden_pipeline::ProfilesConfig, store: &Store) -> Result<Sources> {
+    let mut sources = Sources::new();
+    if !cfg.models.as_os_str().is_empty() && cfg.models.is_dir() {
+        let catalog = warden_profile::Catalog::load(&cfg.models)
+            .with_context(|| format!("reading threat models in {}", cfg.models.display()))?;
+        for s in &catalog.skipped {
+            log(&format!("warning: threat model not used: {s}"));
+        }
+        sources = sources.with_catalog(catalog);
+    }
+    if !cfg.mud_dir.as_os_str().is_empty()
+        && cfg.mud_dir.join(warden_profile::guard::MUD_INDEX).is_file()
+    {
+        sources = sources
+            .with_mud_dir(&cfg.mud_dir)
+            .map_err(|e| anyhow::anyhow!("the MUD directory: {e}"))?;
+    }
+    let mappings = store.profile_mappings()?;
+    for (mac, m) in &mappings {
+        sources.set_owner(*mac, Some(owner_profile(m)));
+    }
+    let (models, muds) = sources.sizes();
+    log(&format!(
+        "profiles: {models} threat model(s), {muds} MUD URL(s), {} owner mapping(s)",
+        mappings.len()
+    ));
+    Ok(sources)
+}
+
+/// The owner's mapping as the guard uses it: `none` is "no profile".
+fn owner_profile(m: &ProfileMapping) -> Option<Assigned> {
+    let json = m.network.as_deref()?;
+    match warden_profile::guard::profile_from_network_json(json) {
+        Ok(p) => Some(Assigned {
+            profile: Arc::new(p),
+            source: "owner",
+            label: m.label.clone(),
+        }),
+        Err(e) => {
+            log(&format!(
+                "warning: the owner's profile {:?} is unusable: {e}",
+                m.label
+            ));
+            None
+        }
+    }
+}
+
+/// The `profile-violation` alert of an incident.
+fn profile_alert(i: &Incident, a: &Assigned) -> Alert {
+    let flows = i
+        .flows
+        .iter()
+        .map(|f| DeniedFlow {
+            direction: if f.outbound {
+                "from-device"
+            } else {
+                "to-device"
+            },
+            protocol: f.proto.as_str(),
+            peer: f.peer,
+            port: f.port,
+            names: f.names.clone(),
+            attempts: f.attempts,
+            first_seen: Timestamp(f.first_ns),
+        })
+        .collect();
+    Alert {
+        kind: AlertKind::ProfileViolation,
+        detected_at: Timestamp(i.last_ns),
+        confidence: 1.0,
+        evidence: Evidence::ProfileViolation(ProfileEvidence {
+            first_seen: Timestamp(i.first_ns),
+            last_seen: Timestamp(i.last_ns),
+            source: a.source.to_owned(),
+            profile: a.label.clone(),
+            denied_flows: i.distinct,
+            flows,
+        }),
+    }
 }
 
 /// The `feed-match` alert's sentence and evidence: which listing matched,

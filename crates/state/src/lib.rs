@@ -669,6 +669,15 @@ impl Store {
         Ok(())
     }
 
+    /// Forgets the owner's mapping of `device`.
+    pub fn clear_profile_mapping(&mut self, device: Mac) -> Result<()> {
+        self.conn.execute(
+            "DELETE FROM device_profiles WHERE device = ?1",
+            params![device.to_string()],
+        )?;
+        Ok(())
+    }
+
     /// The owner's mapping of `device`, if any.
     pub fn profile_mapping(&self, device: Mac) -> Result<Option<ProfileMapping>> {
         Ok(self

@@ -1,0 +1,152 @@
+//! A device held to its network profile by the live guard, end to end, as
+//! root, in network namespaces (the lab of guard_e2e): the owner maps the
+//! device to a threat model; the flow it declares passes once the router's
+//! resolver has answered the device; an address it never resolved and
+//! another port of the allowed host are blocked, with a profile-violation
+//! alert stored; a device without a profile is untouched. Times are printed
+//! (`cargo test -p warden --test profile_e2e -- --nocapture`).
+
+mod e2e;
+
+use std::time::{Duration, Instant};
+
+use e2e::*;
+
+const MODEL: &str = "format_version: 1
+identity:
+  vendor: Acme
+  model: Cam 1
+network:
+  flows:
+    - {direction: from_device, protocol: tcp, port: 443, dns_name: update.example.test, purpose: firmware updates}
+    - {direction: from_device, protocol: udp, port: 53, class: local_networks, purpose: DNS}
+";
+
+/// The profile's set (or chain) names the device: it is held to its profile.
+fn held(lab: &Lab) -> bool {
+    lab.nft_table("inet")
+        .is_some_and(|t| t.contains("set profiled") && t.contains(DEV_MAC))
+}
+
+#[test]
+fn a_device_is_held_to_its_profile_and_a_device_without_one_is_untouched() {
+    let lab = Lab::new("prof");
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("warden.toml");
+    // No threat models or MUD files from the host's /etc.
+    std::fs::write(&config, "[profiles]\nmodels = \"\"\nmud_dir = \"\"\n").unwrap();
+    let model = dir.path().join("acme-cam.yaml");
+    std::fs::write(&model, MODEL).unwrap();
+    let db = dir.path().join("warden.db");
+    let mut guard = Guard::start_with(&lab, db.clone(), &["--config", config.to_str().unwrap()]);
+    let other = inet_extra(1);
+    let _servers = [
+        TcpServer::start(&lab.inet, sa(INET_IP, 443)),
+        TcpServer::start(&lab.inet, sa(INET_IP, 8443)),
+        TcpServer::start(&lab.inet, sa(&other, 443)),
+    ];
+    let resolver = sa(ROUTER_LAN, 53);
+    let _dns = DnsServer::start(
+        &lab.router,
+        resolver,
+        vec![("update.example.test".into(), INET_IP.parse().unwrap())],
+    );
+    for ns in [&lab.dev, &lab.dev2] {
+        assert!(tcp_connects(ns, sa(INET_IP, 8443)));
+        assert!(tcp_connects(ns, sa(&other, 443)));
+    }
+    // The capture hands frames over in blocks: let the guard take these in
+    // before the profile exists, or it would judge them under it.
+    std::thread::sleep(Duration::from_millis(1500));
+
+    warden_device(
+        &db,
+        &["profile", DEV_MAC, "--model", model.to_str().unwrap()],
+    );
+    let taken = wait_for(Duration::from_secs(10), || {
+        guard.logged("the owner asked to profile")
+    });
+    assert!(taken.is_some(), "{:?}", guard.log());
+
+    // The router's resolver answers the device: the name is bound.
+    assert_eq!(
+        dns_lookup(&lab.dev, resolver, "update.example.test"),
+        Some(INET_IP.parse().unwrap())
+    );
+    assert!(
+        wait_for(Duration::from_secs(5), || guard
+            .logged("network profile acme-cam.yaml (owner)"))
+        .is_some(),
+        "{:?}",
+        guard.log()
+    );
+    assert!(tcp_connects(&lab.dev, sa(INET_IP, 443)));
+    assert!(!held(&lab), "a declared flow is no violation");
+
+    // An address the device never resolved: the first SYN is the
+    // violation; the guard answers with the profile's rules.
+    let first = Instant::now();
+    let _ = tcp_connects(&lab.dev, sa(&other, 443));
+    let took = wait_for(Duration::from_secs(10), || {
+        guard.assert_running();
+        held(&lab)
+    })
+    .unwrap_or_else(|| panic!("no profile rules after the violation: {:?}", guard.log()));
+    assert!(first.elapsed() >= took);
+    eprintln!(
+        "profile: rules in force {:.0} ms after the first off-profile packet",
+        took.as_secs_f64() * 1e3
+    );
+
+    assert!(
+        tcp_connects(&lab.dev, sa(INET_IP, 443)),
+        "the declared flow must still pass: {:?}",
+        guard.log()
+    );
+    assert!(!tcp_connects(&lab.dev, sa(&other, 443)), "never resolved");
+    assert!(
+        !tcp_connects(&lab.dev, sa(INET_IP, 8443)),
+        "other port of the allowed host"
+    );
+    // DNS to the router is plumbing; the device still resolves.
+    assert_eq!(
+        dns_lookup(&lab.dev, resolver, "update.example.test"),
+        Some(INET_IP.parse().unwrap())
+    );
+    // The device without a profile is untouched.
+    assert!(tcp_connects(&lab.dev2, sa(&other, 443)));
+    assert!(tcp_connects(&lab.dev2, sa(INET_IP, 8443)));
+
+    // One alert for the incident; later flows update it, not add alerts.
+    let stored = wait_for(Duration::from_secs(5), || {
+        warden_device(&db, &["show", DEV_MAC]).contains("\"profile-violation\"")
+    });
+    let show = warden_device(&db, &["show", DEV_MAC]);
+    assert!(stored.is_some(), "{show}");
+    let doc: serde_json::Value = serde_json::from_str(&show).unwrap();
+    let alerts: Vec<&serde_json::Value> = doc["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["kind"] == "profile-violation")
+        .collect();
+    assert_eq!(alerts.len(), 1, "one incident, one alert: {show}");
+    assert!(
+        alerts[0]["summary"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("tried to reach {other} on TCP port 443")),
+        "{show}"
+    );
+    assert!(guard.logged("network profile allows"), "{:?}", guard.log());
+    guard.assert_running();
+
+    // The owner's trust lifts the profile's limits.
+    warden_device(&db, &["trust", DEV_MAC]);
+    let lifted = wait_for(Duration::from_secs(10), || {
+        tcp_connects(&lab.dev, sa(&other, 443))
+    });
+    assert!(lifted.is_some(), "trust did not lift: {:?}", guard.log());
+    let status = guard.stop();
+    assert!(status.success(), "warden run exited with {status}");
+}

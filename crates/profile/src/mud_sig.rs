@@ -31,7 +31,7 @@ use cms::signed_data::{SignedData, SignerIdentifier};
 use const_oid::db::{rfc5911, rfc5912};
 use const_oid::ObjectIdentifier;
 use der::asn1::OctetString;
-use der::{Decode, DecodePem, Encode};
+use der::{Decode, Encode};
 use sha2::{Digest, Sha256, Sha384, Sha512};
 use x509_cert::ext::pkix::SubjectKeyIdentifier;
 use x509_cert::Certificate;
@@ -75,12 +75,21 @@ impl PinnedSigner {
                 max: MAX_SIGNATURE_BYTES,
             });
         }
+        let bad = |e: der::Error| SigError::BadCertificate(e.to_string());
+        // PEM is unwrapped to DER first: der 0.7's `DecodePem` never returns
+        // on a truncated certificate (found by the mud_signature fuzz target).
         let cert = if looks_like_pem(bytes) {
-            Certificate::from_pem(bytes)
+            let (label, der_bytes) = der::pem::decode_vec(bytes).map_err(|e| bad(e.into()))?;
+            if label != "CERTIFICATE" {
+                return Err(SigError::BadCertificate(format!(
+                    "PEM of {label:?}, not CERTIFICATE"
+                )));
+            }
+            Certificate::from_der(&der_bytes)
         } else {
             Certificate::from_der(bytes)
         }
-        .map_err(|e| SigError::BadCertificate(e.to_string()))?;
+        .map_err(bad)?;
         Ok(PinnedSigner::Certificate(Box::new(cert)))
     }
 

@@ -511,3 +511,30 @@ fn huge_sets_and_deep_nesting_are_refused_quickly() {
         );
     }
 }
+
+#[test]
+fn truncated_pem_certificates_are_refused() {
+    // der 0.7's PEM decoder never returned on this (the mud_signature fuzz
+    // target's timeout): a certificate header and nothing else.
+    let truncated = b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+    assert!(matches!(
+        PinnedSigner::from_certificate(truncated),
+        Err(SigError::BadCertificate(_))
+    ));
+    // Every truncation of the real certificate's base64 body.
+    let pem = String::from_utf8(fixture("p256.pem")).unwrap();
+    let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    for n in (4..body.len()).step_by(4) {
+        let cut = format!(
+            "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
+            &body[..n]
+        );
+        assert!(
+            PinnedSigner::from_certificate(cut.as_bytes()).is_err(),
+            "{n}"
+        );
+    }
+    // A PEM of something else is not a certificate.
+    let err = PinnedSigner::from_certificate(&fixture("luminaire.p256.pem")).unwrap_err();
+    assert!(err.to_string().contains("not CERTIFICATE"), "{err}");
+}

@@ -164,9 +164,10 @@ async fn device(
         Ok(m) => m,
         Err(r) => return Ok(r.into_response()),
     };
+    let catalog = app.catalog;
     Ok(
         match app
-            .with_store(move |s| data::device(s, mac, data::now()))
+            .with_store(move |s| data::device_in(s, mac, data::now(), catalog))
             .await?
         {
             Some(d) => Json(d).into_response(),

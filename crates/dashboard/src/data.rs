@@ -8,6 +8,8 @@ use warden_decode::Mac;
 use warden_detect::Timestamp;
 use warden_policy::{Action, Choice, Source};
 use warden_state::traffic::{NS_PER_HOUR, NS_PER_MINUTE};
+
+use crate::i18n::Catalog;
 use warden_state::{AlertRow, DecisionRow, DeviceRow, Store};
 
 /// Alerts newer than this make a device "watched" (ns).
@@ -411,12 +413,14 @@ fn decision_view(r: DecisionRow, now: Timestamp) -> DecisionView {
     }
 }
 
-/// Plain words: what the owner can do about this device now.
+/// Plain words: what the owner can do about this device now, from the
+/// message catalog.
 fn next_steps(
     status: Status,
     choice: Option<Choice>,
     decisions: &[DecisionRow],
     now: Timestamp,
+    cat: &Catalog,
 ) -> String {
     let active: Vec<&warden_policy::Decision> = decisions
         .iter()
@@ -426,42 +430,37 @@ fn next_steps(
     let by_owner = active.iter().any(|d| d.source == Source::Owner);
     match status {
         Status::Quarantined if by_owner || choice == Some(Choice::Quarantine) => {
-            "You quarantined this device yourself. It stays cut off until you press Release.".into()
+            cat.t("next-owner-quarantine", &[])
         }
         Status::Quarantined | Status::Limited => {
             let until = active
                 .iter()
                 .filter_map(|d| d.expires)
                 .max()
-                .map(|e| format!(" warden lifts it by itself at {}.", human_time(e)))
+                .map(|e| format!(" {}", cat.t("next-lifts-at", &[("until", &human_time(e))])))
                 .unwrap_or_default();
-            format!(
-                "The device is probably infected.{until} Unplug it and plug it back in (most such \
-                 malware lives only in memory), change its password if it has one, and install the \
-                 latest firmware from its maker. Then press Release; if it misbehaves again, warden \
-                 acts again, for longer. If you know this traffic is normal, press Trust."
-            )
+            cat.t("next-infected", &[("until", &until)])
         }
-        Status::ListedByFeed => "The warden feed lists this model and firmware as being attacked or \
-             taken over right now. Install the latest firmware from its maker, or contact the maker; \
-             warden lifts the restriction by itself once the feed stops listing it. If you accept \
-             the risk, press Trust."
-            .into(),
-        Status::Watched => "warden noticed something unusual recently but restricts nothing now. \
-             Nothing to do unless it happens again; if you do not recognise this device, press \
-             Quarantine."
-            .into(),
-        Status::Ok if choice == Some(Choice::Trust) => {
-            "You trust this device: warden never restricts it. Press Release to hand it back to \
-             warden's protection."
-                .into()
-        }
-        Status::Ok => "Nothing to do: this device behaves normally.".into(),
+        Status::ListedByFeed => cat.t("next-feed", &[]),
+        Status::Watched => cat.t("next-watched", &[]),
+        Status::Ok if choice == Some(Choice::Trust) => cat.t("next-trusted", &[]),
+        Status::Ok => cat.t("next-ok", &[]),
     }
 }
 
-/// One device, or None if the store does not know it.
+/// One device, or None if the store does not know it; its next steps in
+/// English.
 pub fn device(store: &Store, mac: Mac, now: Timestamp) -> anyhow::Result<Option<DeviceDetail>> {
+    device_in(store, mac, now, Catalog::english())
+}
+
+/// [`device`], its next steps from the catalog `cat`.
+pub fn device_in(
+    store: &Store,
+    mac: Mac,
+    now: Timestamp,
+    cat: &Catalog,
+) -> anyhow::Result<Option<DeviceDetail>> {
     let Some(row) = store.device(mac)? else {
         return Ok(None);
     };
@@ -473,7 +472,7 @@ pub fn device(store: &Store, mac: Mac, now: Timestamp) -> anyhow::Result<Option<
         .iter()
         .find(|c| c.device == mac)
         .map(|c| c.choice);
-    let next = next_steps(summary.status, choice, &decisions, ctx.now);
+    let next = next_steps(summary.status, choice, &decisions, ctx.now, cat);
     let pending = store
         .pending_commands()?
         .into_iter()

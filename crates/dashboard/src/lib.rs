@@ -18,6 +18,7 @@
 pub mod api;
 pub mod auth;
 pub mod data;
+pub mod i18n;
 mod pages;
 
 use std::collections::HashMap;
@@ -89,6 +90,8 @@ pub struct Config {
     /// The listen address and, on loopback, `localhost` are always accepted.
     pub allowed_hosts: Vec<String>,
     pub limits: Limits,
+    /// The language of "What to do next" (a catalog of [`i18n`]).
+    pub language: String,
 }
 
 impl Config {
@@ -99,6 +102,7 @@ impl Config {
             auth_file: None,
             allowed_hosts: Vec::new(),
             limits: Limits::default(),
+            language: "en".to_owned(),
         }
     }
 
@@ -120,12 +124,14 @@ pub struct App {
     allowed_hosts: Option<Vec<String>>,
     csp: HeaderValue,
     request_timeout: Duration,
+    pub catalog: &'static i18n::Catalog,
 }
 
 impl App {
     /// Loads the password file; the second value is the setup code when no
     /// password is set yet.
     pub fn new(config: &Config, bound: SocketAddr) -> anyhow::Result<(Arc<App>, Option<String>)> {
+        let catalog = i18n::Catalog::get(&config.language)?;
         let (auth, code) = Auth::load(&config.auth_path())?;
         let mut hosts: Vec<String> = config
             .allowed_hosts
@@ -154,6 +160,7 @@ impl App {
                 allowed_hosts,
                 csp: HeaderValue::from_str(&csp)?,
                 request_timeout: config.limits.request_timeout,
+                catalog,
             }),
             code,
         ))

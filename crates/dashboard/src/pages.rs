@@ -711,9 +711,10 @@ async fn device_page(
     let Some(mac) = parse_mac(&mac) else {
         return Ok(not_found());
     };
+    let catalog = app.catalog;
     let found = app
         .with_store(move |s| {
-            Ok(match data::device(s, mac, data::now())? {
+            Ok(match data::device_in(s, mac, data::now(), catalog)? {
                 Some(d) => data::traffic(s, mac)?.map(|t| (d, t)),
                 None => None,
             })

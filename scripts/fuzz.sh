@@ -15,7 +15,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-ALL_TARGETS=(decode_frame capture_file identify_payload dns_message pipeline_frames model_parse feed_envelope mud_import mud_signature)
+ALL_TARGETS=(decode_frame capture_file identify_payload dns_message pipeline_frames model_parse feed_envelope mud_import mud_signature report_parse)
 seconds=60
 targets=()
 sanitizer=none

@@ -252,6 +252,17 @@ pub struct ProfileMapping {
     pub since: Timestamp,
 }
 
+/// What the guard learned of a device without a profile.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct LearnedProfile {
+    pub since: Timestamp,
+    pub updated: Timestamp,
+    /// A threat model's `network` section as JSON.
+    pub network: String,
+    /// Flows left out: internet addresses without a name.
+    pub unnamed: u64,
+}
+
 /// A queued owner command.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct QueuedCommand {
@@ -667,6 +678,45 @@ impl Store {
             ],
         )?;
         Ok(())
+    }
+
+    /// Stores (replaces) what the guard learned of `device`; the device is
+    /// created if the store does not know it yet.
+    pub fn set_learned_profile(&mut self, device: Mac, l: &LearnedProfile) -> Result<()> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        ensure_device(&tx, device, l.updated)?;
+        tx.execute(
+            "INSERT INTO learned_profiles (device, since, updated, network, unnamed)
+             VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (device) DO UPDATE SET since = ?2, updated = ?3, network = ?4, unnamed = ?5",
+            params![
+                device.to_string(),
+                l.since.0,
+                l.updated.0,
+                l.network,
+                i64::try_from(l.unnamed).unwrap_or(i64::MAX)
+            ],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// What the guard learned of `device`, if anything.
+    pub fn learned_profile(&self, device: Mac) -> Result<Option<LearnedProfile>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT since, updated, network, unnamed FROM learned_profiles WHERE device = ?1",
+        )?;
+        let mut rows = stmt.query_map(params![device.to_string()], |r| {
+            Ok(LearnedProfile {
+                since: Timestamp(r.get(0)?),
+                updated: Timestamp(r.get(1)?),
+                network: r.get(2)?,
+                unnamed: u64::try_from(r.get::<_, i64>(3)?).unwrap_or(0),
+            })
+        })?;
+        Ok(rows.next().transpose()?)
     }
 
     /// Forgets the owner's mapping of `device`.

@@ -9,7 +9,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use crate::StateError;
 
 /// Migration `i` takes the schema from version `i` to `i + 1`.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
 
 /// Version 1. Times are nanoseconds since the Unix epoch (UTC); MACs are
 /// lower-case `aa:bb:cc:dd:ee:ff`; JSON columns are checked with
@@ -153,6 +153,23 @@ CREATE TABLE device_profiles (
 /// Per-device traffic counters: minutes for 24 h, hours for 7 days
 /// (crate::traffic).
 const V4: &str = crate::traffic::SCHEMA;
+
+/// What the guard learned of devices without a profile, proposed to the
+/// owner as one (`warden device profile MAC --learned`). One row per
+/// device, replaced as the guard learns; gone with the device.
+const V5: &str = r#"
+CREATE TABLE learned_profiles (
+    device TEXT PRIMARY KEY NOT NULL REFERENCES devices(mac) ON DELETE CASCADE,
+    -- When the guard began and last added to what it learned.
+    since INTEGER NOT NULL,
+    updated INTEGER NOT NULL,
+    -- A threat model's `network` section as JSON.
+    network TEXT NOT NULL CHECK (json_valid(network)),
+    -- Flows seen that a profile cannot express (internet addresses with no
+    -- name the device looked up), left out of the proposal.
+    unnamed INTEGER NOT NULL
+) STRICT;
+"#;
 
 pub fn version(conn: &Connection) -> Result<u32, StateError> {
     let v: i64 = conn.query_row("SELECT user_version FROM pragma_user_version", [], |r| {

@@ -844,3 +844,24 @@ fn a_version_2_database_keeps_its_rows_and_takes_profile_violations_and_mappings
     };
     assert!(store.set_profile_mapping(mac(2), &bad).is_err());
 }
+
+#[test]
+fn learned_profiles_are_replaced_per_device_and_go_with_it() {
+    let (_dir, path) = temp();
+    let mut store = Store::open(&path).unwrap();
+    let device = mac(3);
+    assert_eq!(store.learned_profile(device).unwrap(), None);
+    let mut l = warden_state::LearnedProfile {
+        since: at(1),
+        updated: at(2),
+        network: r#"{"flows":[]}"#.into(),
+        unnamed: 2,
+    };
+    store.set_learned_profile(device, &l).unwrap();
+    l.updated = at(5);
+    l.unnamed = 3;
+    store.set_learned_profile(device, &l).unwrap();
+    assert_eq!(store.learned_profile(device).unwrap(), Some(l.clone()));
+    l.network = "not json".into();
+    assert!(store.set_learned_profile(device, &l).is_err());
+}

@@ -393,72 +393,14 @@ impl Judge {
         p: &Packet<'_>,
     ) -> Option<Event> {
         let d = self.devices.get_mut(&device)?;
-        let Net::Ip(ip) = p.network else {
-            return None; // ARP and the rest: plumbing
-        };
-        let (peer, peer_mac) = if outbound {
-            (ip.dst, p.dst_mac)
-        } else {
-            (ip.src, p.src_mac)
-        };
-        let to_router = self.router_addrs.contains(&peer);
-        let (opened_by_device, proto, port) = match p.transport {
-            Transport::Tcp {
-                src_port,
-                dst_port,
-                flags,
-            } => {
-                if !flags.syn() || flags.ack() {
-                    return None;
-                }
-                if outbound && to_router && dst_port == 53 {
-                    return None; // DNS to the router
-                }
-                let _ = src_port;
-                (outbound, Proto::Tcp, dst_port)
-            }
-            Transport::Udp { src_port, dst_port } => {
-                if matches!(src_port, 67 | 68 | 546 | 547)
-                    && matches!(dst_port, 67 | 68 | 546 | 547)
-                {
-                    return None; // DHCP
-                }
-                if to_router && ((outbound && dst_port == 53) || (!outbound && src_port == 53)) {
-                    return None; // DNS with the router
-                }
-                let (peer_port, own_port) = if outbound {
-                    (dst_port, src_port)
-                } else {
-                    (src_port, dst_port)
-                };
-                let key = (peer, peer_port, own_port);
-                if d.udp.contains_key(&key) {
-                    return None;
-                }
-                if d.udp.len() >= MAX_JUDGED_UDP {
-                    // Judging an exchange again costs little; growing does not.
-                    d.udp.clear();
-                    self.over_capacity += 1;
-                }
-                d.udp.insert(key, ());
-                (outbound, Proto::Udp, dst_port)
-            }
-            Transport::Icmp { v6, icmp_type, .. } => {
-                let request = if v6 { icmp_type == 128 } else { icmp_type == 8 };
-                if !request {
-                    return None; // replies, errors, ND and MLD
-                }
-                let proto = if v6 { Proto::Icmpv6 } else { Proto::Icmp };
-                (outbound, proto, 0)
-            }
-            _ => return None,
-        };
-        let key = FlowKey {
-            outbound: opened_by_device,
-            proto,
-            peer,
-            port,
-        };
+        let (key, peer_mac) = classify(
+            &self.router_addrs,
+            &mut d.udp,
+            &mut self.over_capacity,
+            outbound,
+            p,
+        )?;
+        let peer = key.peer;
         let names: Vec<String> = d
             .bound
             .get(&peer)
@@ -551,6 +493,82 @@ impl Judge {
             .collect();
         Some(out)
     }
+}
+
+/// The new flow a frame opens, with the peer's MAC: TCP SYN either way,
+/// the first packet of a UDP exchange (`udp` remembers the exchanges seen),
+/// an ICMP echo request. None for everything else, and for the plumbing
+/// every device needs: ARP, DHCP, DNS with the router, neighbour discovery.
+pub(crate) fn classify(
+    router_addrs: &[IpAddr],
+    udp: &mut HashMap<(IpAddr, u16, u16), ()>,
+    over_capacity: &mut u64,
+    outbound: bool,
+    p: &Packet<'_>,
+) -> Option<(FlowKey, Mac)> {
+    let Net::Ip(ip) = p.network else {
+        return None; // ARP and the rest: plumbing
+    };
+    let (peer, peer_mac) = if outbound {
+        (ip.dst, p.dst_mac)
+    } else {
+        (ip.src, p.src_mac)
+    };
+    let to_router = router_addrs.contains(&peer);
+    let (proto, port) = match p.transport {
+        Transport::Tcp {
+            dst_port, flags, ..
+        } => {
+            if !flags.syn() || flags.ack() {
+                return None;
+            }
+            if outbound && to_router && dst_port == 53 {
+                return None; // DNS to the router
+            }
+            (Proto::Tcp, dst_port)
+        }
+        Transport::Udp { src_port, dst_port } => {
+            if matches!(src_port, 67 | 68 | 546 | 547) && matches!(dst_port, 67 | 68 | 546 | 547) {
+                return None; // DHCP
+            }
+            if to_router && ((outbound && dst_port == 53) || (!outbound && src_port == 53)) {
+                return None; // DNS with the router
+            }
+            let (peer_port, own_port) = if outbound {
+                (dst_port, src_port)
+            } else {
+                (src_port, dst_port)
+            };
+            let key = (peer, peer_port, own_port);
+            if udp.contains_key(&key) {
+                return None;
+            }
+            if udp.len() >= MAX_JUDGED_UDP {
+                // Judging an exchange again costs little; growing does not.
+                udp.clear();
+                *over_capacity += 1;
+            }
+            udp.insert(key, ());
+            (Proto::Udp, dst_port)
+        }
+        Transport::Icmp { v6, icmp_type, .. } => {
+            let request = if v6 { icmp_type == 128 } else { icmp_type == 8 };
+            if !request {
+                return None; // replies, errors, ND and MLD
+            }
+            (if v6 { Proto::Icmpv6 } else { Proto::Icmp }, 0)
+        }
+        _ => return None,
+    };
+    Some((
+        FlowKey {
+            outbound,
+            proto,
+            peer,
+            port,
+        },
+        peer_mac,
+    ))
 }
 
 fn add_flow(i: &mut Incident, key: &FlowKey, names: Vec<String>, ts_ns: i64) -> bool {

@@ -16,6 +16,7 @@
 
 pub mod catalog;
 pub mod guard;
+pub mod learn;
 pub mod mud;
 pub mod mud_sig;
 

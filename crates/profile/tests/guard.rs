@@ -309,3 +309,117 @@ fn the_owner_wins_over_a_mud_url_which_wins_over_a_matched_model() {
     assert!(Sources::new().with_mud_dir(&dir).is_err());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_learned_profile_names_peers_as_a_profile_can_and_stays_bounded() {
+    use warden_model::model::{Direction, PeerClass};
+    use warden_profile::learn::{Learner, MAX_LEARNED_FLOWS};
+    let mut l = Learner::new(vec![IpAddr::from(ROUTER_IP)], 3_600);
+    let dev = Mac(DEV);
+    let frame = |f: Vec<u8>| f;
+    let feed = |l: &mut Learner, ts: i64, out: bool, f: Vec<u8>| {
+        let p = decode(LinkType::Ethernet, &f).unwrap();
+        l.packet(dev, ts, out, &p);
+    };
+    feed(&mut l, S, true, frame(udp(true, ROUTER_IP, 5000, 53)));
+    l.dns_answer(dev, "Update.Example.Test", &[CLOUD.into()], S);
+    feed(
+        &mut l,
+        2 * S,
+        true,
+        frame(tcp(true, CLOUD, 40_000, 443, false)),
+    );
+    feed(
+        &mut l,
+        2 * S,
+        true,
+        frame(tcp(true, CLOUD, 40_001, 443, false)),
+    );
+    feed(
+        &mut l,
+        3 * S,
+        true,
+        frame(udp(true, [192, 168, 1, 7], 5001, 123)),
+    );
+    // A LAN host opens the device's web page.
+    feed(
+        &mut l,
+        4 * S,
+        false,
+        frame(tcp(false, [192, 168, 1, 20], 50_000, 80, false)),
+    );
+    // An internet address the device never looked up: not proposable.
+    feed(
+        &mut l,
+        5 * S,
+        true,
+        frame(tcp(true, [198, 51, 100, 9], 40_002, 8443, false)),
+    );
+    let changed = l.take_changed();
+    assert_eq!(changed.len(), 1);
+    let learned = &changed[0].1;
+    assert_eq!(learned.unnamed, 1);
+    let flows = &learned.network.flows;
+    assert_eq!(flows.len(), 3, "{flows:#?}");
+    assert!(flows
+        .iter()
+        .any(|f| f.dns_name.as_deref() == Some("update.example.test")
+            && f.port == Some(443)
+            && f.direction == Direction::FromDevice));
+    assert!(flows
+        .iter()
+        .any(|f| f.class == Some(PeerClass::LocalNetworks)
+            && f.port == Some(80)
+            && f.direction == Direction::ToDevice));
+    // The proposal is a valid profile: the same traffic judged against it
+    // is allowed.
+    let profile = Arc::new(Profile::from_model(&learned.network));
+    let mut j = Judge::new(vec![IpAddr::from(ROUTER_IP)]);
+    j.assign(
+        dev,
+        Some(Assigned {
+            profile,
+            source: "owner",
+            label: "learned".into(),
+        }),
+    );
+    j.dns_answer(dev, "update.example.test", &[CLOUD.into()], 300, S);
+    assert_eq!(
+        feed_judge(&mut j, tcp(true, CLOUD, 40_003, 443, false)),
+        None
+    );
+    assert!(feed_judge(&mut j, tcp(true, [198, 51, 100, 9], 40_004, 8443, false)).is_some());
+    assert!(l.take_changed().is_empty(), "nothing new");
+
+    // Bounded: a port scan's worth of LAN flows keeps MAX_LEARNED_FLOWS.
+    for port in 1..=200u16 {
+        feed(
+            &mut l,
+            6 * S,
+            true,
+            frame(tcp(true, [192, 168, 1, 7], 1, port, false)),
+        );
+    }
+    assert_eq!(
+        l.learned(dev).unwrap().network.flows.len(),
+        MAX_LEARNED_FLOWS
+    );
+    assert!(l.over_capacity > 0);
+    // After the window nothing is added.
+    feed(
+        &mut l,
+        3_700 * S,
+        true,
+        frame(udp(true, [192, 168, 1, 8], 5, 9999)),
+    );
+    l.take_changed();
+    assert_eq!(
+        l.learned(dev).unwrap().network.flows.len(),
+        MAX_LEARNED_FLOWS
+    );
+}
+
+fn feed_judge(j: &mut Judge, f: Vec<u8>) -> Option<Event> {
+    let p = decode(LinkType::Ethernet, &f).unwrap();
+    j.packet(Mac(DEV), 3 * S, true, &p)
+}

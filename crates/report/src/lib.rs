@@ -202,11 +202,20 @@ pub fn verify_envelope(bytes: &[u8], signers: &[PublicKey]) -> Result<Verified, 
     })
 }
 
-/// Whether bytes look like a DSSE envelope rather than a plain report.
+/// Whether bytes are a DSSE envelope (a JSON object with a top-level
+/// `payloadType`) rather than a plain report. Keys may come in any order, so
+/// the object is parsed (without keeping anything).
 pub fn is_envelope(bytes: &[u8]) -> bool {
-    let head = &bytes[..bytes.len().min(4096)];
-    let text = String::from_utf8_lossy(head);
-    text.trim_start().starts_with('{') && text.contains("\"payloadType\"")
+    #[derive(serde::Deserialize)]
+    struct Probe {
+        #[serde(rename = "payloadType")]
+        payload_type: Option<serde::de::IgnoredAny>,
+    }
+    let starts_json = bytes
+        .iter()
+        .find(|b| !b.is_ascii_whitespace())
+        .is_some_and(|b| *b == b'{');
+    starts_json && serde_json::from_slice::<Probe>(bytes).is_ok_and(|p| p.payload_type.is_some())
 }
 
 /// The consumer page's view of a checked report. `signed_by` is the key id

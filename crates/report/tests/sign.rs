@@ -128,3 +128,19 @@ fn hostile_envelopes_are_clear_errors() {
         assert!(!e.to_string().is_empty());
     }
 }
+
+#[test]
+fn envelopes_are_told_from_reports_whatever_the_key_order() {
+    let key = KeyPair::from_seed([7; 32]);
+    let env = warden_report::sign_file_bytes(&read(GOOD), &key).unwrap();
+    assert!(warden_report::is_envelope(&env.to_vec()));
+    // Keys sorted, as a generic JSON tool writes them: payloadType comes last.
+    let sorted: serde_json::Value = serde_json::from_slice(&env.to_vec()).unwrap();
+    let text = sorted.to_string();
+    assert!(text.find("payloadType").unwrap() > 4096);
+    assert!(warden_report::is_envelope(text.as_bytes()));
+    assert!(!warden_report::is_envelope(&read(GOOD)));
+    assert!(!warden_report::is_envelope(
+        warden_report::to_json(&report(GOOD)).as_bytes()
+    ));
+}

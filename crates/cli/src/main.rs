@@ -9,6 +9,7 @@ mod evaluate;
 mod feed;
 mod feed_router;
 mod model;
+mod report;
 mod run;
 mod simulate;
 mod table;
@@ -50,6 +51,8 @@ enum Command {
     Feed(feed::Args),
     /// Device threat models: lint against baseline requirements, render the consumer page and label, print the schema.
     Model(model::Args),
+    /// Security test reports scoped against a threat model: new, check, sign, verify, export (CSAF VEX, SARIF), import-csaf.
+    Report(report::Args),
     /// The household's web dashboard and JSON API over the guard's database.
     Dashboard(dashboard::Args),
 }
@@ -66,6 +69,7 @@ fn main() -> ExitCode {
         Command::Device(args) => device::run(args),
         Command::Feed(args) => feed::run(args),
         Command::Model(args) => model::run(args),
+        Command::Report(args) => report::run(args),
         Command::Dashboard(args) => dashboard::run(args),
     };
     match result {

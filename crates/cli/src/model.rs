@@ -42,6 +42,13 @@ enum Cmd {
         /// Judge support periods as of this date (YYYY-MM-DD) instead of today.
         #[arg(long, value_name = "DATE")]
         today: Option<String>,
+        /// Security test reports to list on the page (files, or directories of
+        /// *.yaml/*.json; plain reports or signed envelopes). Repeatable.
+        #[arg(long, value_name = "DIR|FILE")]
+        reports: Vec<PathBuf>,
+        /// Pinned signer of signed reports (base64 public key or a file holding it). Repeatable.
+        #[arg(long, value_name = "PUBKEY")]
+        signer: Vec<String>,
     },
     /// Print the JSON Schema of the threat model format (docs/schema/threat-model-v1.json).
     Schema,
@@ -178,15 +185,25 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 ExitCode::SUCCESS
             })
         }
-        Cmd::Render { file, out, today } => {
+        Cmd::Render {
+            file,
+            out,
+            today,
+            reports,
+            signer,
+        } => {
             let today = today_or(today.as_deref())?;
             let loaded = read(&file)?;
             let findings = lint(&loaded, today);
+            let tests = crate::report::views_for_render(&file, &reports, &signer)?;
             std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
             let page = out.join("index.html");
             let label = out.join("label.svg");
-            std::fs::write(&page, render::html(&loaded.model, &findings, today))
-                .with_context(|| format!("writing {}", page.display()))?;
+            std::fs::write(
+                &page,
+                render::html_with_reports(&loaded.model, &findings, today, &tests),
+            )
+            .with_context(|| format!("writing {}", page.display()))?;
             std::fs::write(&label, render::svg(&loaded.model, &findings, today))
                 .with_context(|| format!("writing {}", label.display()))?;
             println!("{}\n{}", page.display(), label.display());

@@ -9,9 +9,11 @@ mod evaluate;
 mod feed;
 mod feed_router;
 mod model;
+mod notify;
 mod report;
 mod run;
 mod simulate;
+mod smtp;
 mod table;
 mod webhook;
 

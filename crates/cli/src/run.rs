@@ -111,6 +111,9 @@ struct Guard {
     webhook: Option<crate::webhook::Webhook>,
     /// The same notices, pushed to an ntfy topic.
     ntfy: Option<crate::webhook::Webhook>,
+    /// The same notices by e-mail (`[run.smtp]`), and their language.
+    mail: Option<crate::webhook::Webhook>,
+    catalog: &'static warden_dashboard::i18n::Catalog,
     /// The killswitch feed, when `[feed] url` is set.
     feed: Option<FeedLink>,
     /// What is known of each device for matching against the feed: the
@@ -193,20 +196,24 @@ impl Guard {
         // People are told once per incident: what started, what ended, and
         // the owner's own changes. An incident that goes on (a decision
         // extended) is logged, not pushed again.
-        if self.webhook.is_some() || self.ntfy.is_some() {
+        if self.webhook.is_some() || self.ntfy.is_some() || self.mail.is_some() {
             let news: Vec<Change> = changes
                 .iter()
                 .filter(|c| !matches!(c, Change::Extended { .. }))
                 .cloned()
                 .collect();
-            for m in messages(&news) {
+            for m in crate::notify::messages(&news, self.catalog) {
                 let notice = crate::webhook::Notice {
+                    title: self.catalog.t("notice-title", &[("device", &device)]),
                     text: m,
                     device: device.clone(),
                     at: at.to_string(),
                     source: "warden",
                 };
-                for hook in [&mut self.webhook, &mut self.ntfy].into_iter().flatten() {
+                for hook in [&mut self.webhook, &mut self.ntfy, &mut self.mail]
+                    .into_iter()
+                    .flatten()
+                {
                     hook.send(notice.clone());
                 }
             }
@@ -950,6 +957,7 @@ pub fn run(mut args: Args) -> Result<ExitCode> {
     };
     store.record_changes(&repairs)?;
     let profiles = load_profiles(&cfg.profiles, &store)?;
+    let catalog = warden_dashboard::i18n::Catalog::get(&run.language)?;
     let mut guard = Guard {
         policy,
         store,
@@ -970,6 +978,10 @@ pub fn run(mut args: Args) -> Result<ExitCode> {
             .ntfy
             .clone()
             .map(|u| crate::webhook::Webhook::start_with(u, crate::webhook::Style::Ntfy)),
+        mail: (!run.smtp.server.is_empty())
+            .then(|| crate::smtp::start(&run.smtp, catalog))
+            .transpose()?,
+        catalog,
         feed,
         facts,
         next_feed_check_s: i64::MIN,
@@ -996,8 +1008,10 @@ pub fn run(mut args: Args) -> Result<ExitCode> {
         (Some(_), _) | (_, "" | "off") => None,
         (None, addr) => match addr.parse::<std::net::SocketAddr>() {
             Err(_) => anyhow::bail!("dashboard address {addr:?} is not IP:PORT (or `off`)"),
-            Ok(listen) => match warden_dashboard::spawn(warden_dashboard::Config::new(&db, listen))
-            {
+            Ok(listen) => match warden_dashboard::spawn(warden_dashboard::Config {
+                language: catalog.language.to_owned(),
+                ..warden_dashboard::Config::new(&db, listen)
+            }) {
                 Ok(running) => Some(running),
                 Err(e) => {
                     log(&format!("warning: the dashboard did not start: {e:#}"));
@@ -1069,6 +1083,7 @@ pub fn run(mut args: Args) -> Result<ExitCode> {
     for (name, hook) in [
         ("webhook", d.guard.webhook.take()),
         ("ntfy", d.guard.ntfy.take()),
+        ("smtp", d.guard.mail.take()),
     ] {
         let Some(hook) = hook else { continue };
         let dropped = hook.dropped;

@@ -1,8 +1,9 @@
 //! Warnings that reach people: every decision's sentence is POSTed as JSON
-//! to the owner's webhook (ntfy, Home Assistant, a chat bridge...), from a
-//! thread of its own so that a slow or dead endpoint never stalls the
-//! guard. Failed deliveries are retried with exponential backoff; the queue
-//! is bounded, and what does not fit is counted, not kept.
+//! to the owner's webhook (ntfy, Home Assistant, a chat bridge...), pushed
+//! to ntfy, or mailed (crate::smtp), each channel from a thread of its own
+//! so that a slow or dead endpoint never stalls the guard. Failed
+//! deliveries are retried with exponential backoff; the queue is bounded,
+//! and what does not fit is counted, not kept.
 
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::thread::JoinHandle;
@@ -18,6 +19,8 @@ const TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Notice {
+    /// A short title naming the device, in the configured language.
+    pub title: String,
     /// What happened, what warden did, what to do: for a person.
     pub text: String,
     /// The device, as its MAC address.
@@ -56,10 +59,34 @@ impl Webhook {
     }
 
     pub fn start_with(url: String, style: Style) -> Webhook {
+        let agent = ureq::AgentBuilder::new().timeout(TIMEOUT).build();
+        let name = match style {
+            Style::Json => "webhook",
+            Style::Ntfy => "ntfy",
+        };
+        Webhook::start_sender(name, move |notice: &Notice| {
+            let sent = match style {
+                Style::Json => agent.post(&url).send_json(notice),
+                Style::Ntfy => agent
+                    .post(&url)
+                    .set("Title", &header_word(&notice.title))
+                    .set("Tags", "warning")
+                    .send_string(&notice.text),
+            };
+            sent.map(|_| ()).map_err(|e| e.to_string())
+        })
+    }
+
+    /// A channel that delivers each notice with `send` (an error is
+    /// retried with backoff), on a thread of its own named after `name`.
+    pub fn start_sender(
+        name: &'static str,
+        send: impl FnMut(&Notice) -> Result<(), String> + Send + 'static,
+    ) -> Webhook {
         let (tx, rx) = sync_channel(QUEUE);
         let worker = std::thread::Builder::new()
-            .name("warden-webhook".into())
-            .spawn(move || deliver_all(&url, style, rx))
+            .name(format!("warden-{name}"))
+            .spawn(move || deliver_all(name, send, rx))
             .ok();
         Webhook {
             tx: Some(tx),
@@ -96,29 +123,36 @@ impl Webhook {
     }
 }
 
-fn deliver_all(url: &str, style: Style, rx: Receiver<Notice>) -> Stats {
-    let agent = ureq::AgentBuilder::new().timeout(TIMEOUT).build();
+/// A header value: plain ASCII as it is, anything else as an RFC 2047
+/// encoded word (ntfy decodes it), so a German title survives.
+fn header_word(text: &str) -> String {
+    use base64::Engine;
+    if text.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        return text.to_owned();
+    }
+    format!(
+        "=?UTF-8?B?{}?=",
+        base64::engine::general_purpose::STANDARD.encode(text)
+    )
+}
+
+fn deliver_all(
+    name: &str,
+    mut send: impl FnMut(&Notice) -> Result<(), String>,
+    rx: Receiver<Notice>,
+) -> Stats {
     let mut stats = Stats::default();
     for notice in rx {
         let mut wait = Duration::from_secs(1);
         let mut ok = false;
         for attempt in 1..=ATTEMPTS {
-            let sent = match style {
-                Style::Json => agent.post(url).send_json(&notice),
-                Style::Ntfy => agent
-                    .post(url)
-                    // Header values must be plain ASCII: the MAC is.
-                    .set("Title", &format!("warden: device {}", notice.device))
-                    .set("Tags", "warning")
-                    .send_string(&notice.text),
-            };
-            match sent {
-                Ok(_) => {
+            match send(&notice) {
+                Ok(()) => {
                     ok = true;
                     break;
                 }
                 Err(e) => {
-                    eprintln!("warden: webhook attempt {attempt} of {ATTEMPTS} failed: {e}");
+                    eprintln!("warden: {name} attempt {attempt} of {ATTEMPTS} failed: {e}");
                     if attempt < ATTEMPTS {
                         std::thread::sleep(wait);
                         wait *= 2;
@@ -133,4 +167,16 @@ fn deliver_all(url: &str, style: Style, rx: Receiver<Notice>) -> Stats {
         }
     }
     stats
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn header_words_keep_ascii_and_encode_the_rest() {
+        assert_eq!(super::header_word("warden: device x"), "warden: device x");
+        assert_eq!(
+            super::header_word("warden: Gerät"),
+            "=?UTF-8?B?d2FyZGVuOiBHZXLDpHQ=?="
+        );
+    }
 }

@@ -116,6 +116,42 @@ pub struct RunConfig {
     /// Where `warden run` serves the dashboard ("off" = nowhere). Loopback
     /// unless configured; anything else belongs behind a TLS proxy.
     pub dashboard: String,
+    /// The language of warnings and of the dashboard's advice ("en", "de").
+    pub language: String,
+    /// Warnings by e-mail (`[run.smtp]`).
+    pub smtp: SmtpConfig,
+}
+
+/// Warnings by e-mail through the household's mail server (docs/dashboard.md).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct SmtpConfig {
+    /// The mail server's host name ("" = no e-mail).
+    pub server: String,
+    /// 0 = the usual port of `security`: 587 (starttls), 465 (tls), 25 (none).
+    pub port: u16,
+    /// "starttls", "tls", or "none" (plain text: only to a server on loopback).
+    pub security: String,
+    /// The sender address.
+    pub from: String,
+    /// Where warnings go.
+    pub to: Vec<String>,
+    /// A file with the user name on its first line and the password on its
+    /// second ("" = no login). Kept out of the configuration file on purpose.
+    pub credentials: String,
+}
+
+impl Default for SmtpConfig {
+    fn default() -> Self {
+        SmtpConfig {
+            server: String::new(),
+            port: 0,
+            security: "starttls".into(),
+            from: String::new(),
+            to: Vec::new(),
+            credentials: String::new(),
+        }
+    }
 }
 
 impl Default for RunConfig {
@@ -129,6 +165,8 @@ impl Default for RunConfig {
             webhook: String::new(),
             ntfy: String::new(),
             dashboard: "127.0.0.1:8080".into(),
+            language: "en".into(),
+            smtp: SmtpConfig::default(),
         }
     }
 }

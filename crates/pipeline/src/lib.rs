@@ -15,7 +15,9 @@ mod lan;
 mod names;
 pub mod report;
 
-pub use config::{Config, ConfigError, DevicesConfig, FeedConfig, ProfilesConfig, RunConfig};
+pub use config::{
+    Config, ConfigError, DevicesConfig, FeedConfig, ProfilesConfig, RunConfig, SmtpConfig,
+};
 pub use lan::LanRanges;
 pub use report::{AlertReport, DeviceReport, InputReport, Report};
 

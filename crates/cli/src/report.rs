@@ -467,7 +467,8 @@ fn export(
                 .as_ref()
                 .zip(checked.as_ref())
                 .map(|((l, _), c)| (&l.model, c)),
-        ),
+        )
+        .map_err(|e| Unusable(anyhow!("{}: {e}", report.display())))?,
         ExportFormat::Sarif => {
             let text = std::fs::read_to_string(report).unwrap_or_default();
             let report_lines = warden_model::load::LineIndex::new(&text);

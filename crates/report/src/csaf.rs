@@ -106,10 +106,23 @@ fn note(category: &str, title: &str, text: &str) -> Value {
     json!({"category": category, "title": title, "text": text})
 }
 
+/// A report with nothing a VEX document can state: no finding, and no
+/// `no-finding` result naming a CVE (or, with the model, a threat with a
+/// CWE). CSAF requires at least one vulnerability.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("nothing to state in CSAF VEX: the report has no finding and no no-finding result that names a CVE (cves_checked){}", if *.with_model { "" } else { " or, with --model, a threat with a CWE" })]
+pub struct NoVexStatements {
+    /// Whether the model was given (its threats' CWEs were looked at).
+    pub with_model: bool,
+}
+
 /// The report as a CSAF 2.0 VEX document. With the check against the model
 /// (`against`), findings carry their declared-scope mark and `no-finding`
 /// results on threats name the threats' CWEs.
-pub fn to_csaf(report: &Report, against: Option<(&ThreatModel, &Checked)>) -> Value {
+pub fn to_csaf(
+    report: &Report,
+    against: Option<(&ThreatModel, &Checked)>,
+) -> Result<Value, NoVexStatements> {
     let d = &report.device;
     let id = crate::report_id(report);
     let publisher_name = report
@@ -193,7 +206,7 @@ pub fn to_csaf(report: &Report, against: Option<(&ThreatModel, &Checked)>) -> Va
         Some((_, c)) => notes.push(note("summary", "Coverage", &c.summary)),
         None => notes.push(note("summary", "Coverage", &plain_summary(report))),
     }
-    if let Some(n) = &report.notes {
+    if let Some(n) = report.notes.as_deref().filter(|n| !n.trim().is_empty()) {
         notes.push(note("other", "Tester's notes", n));
     }
 
@@ -364,11 +377,16 @@ pub fn to_csaf(report: &Report, against: Option<(&ThreatModel, &Checked)>) -> Va
         }
     }
 
-    json!({
+    if vulnerabilities.is_empty() {
+        return Err(NoVexStatements {
+            with_model: against.is_some(),
+        });
+    }
+    Ok(json!({
         "document": document,
         "product_tree": product_tree,
         "vulnerabilities": vulnerabilities,
-    })
+    }))
 }
 
 fn plain_summary(report: &Report) -> String {

@@ -35,7 +35,7 @@ pub mod load;
 pub mod sarif;
 
 pub use check::{check, sha256_hex, Checked, Coverage, Level, Problem, ScopedFinding, Status};
-pub use csaf::{import_csaf, to_csaf, ImportError, Imported, MAX_CSAF_BYTES};
+pub use csaf::{import_csaf, to_csaf, ImportError, Imported, NoVexStatements, MAX_CSAF_BYTES};
 pub use format::{
     Access, CveId, Device, Entry, Finding, Method, ModelRef, Outcome, Report, Severity, Target,
     Tester, VexJustification, FORMAT_VERSION,

@@ -146,8 +146,11 @@ pub fn validate(r: &Report) -> Vec<LoadError> {
         }
     }
     if let Some(id) = &r.id {
-        if id.trim().is_empty() || id.len() > 200 {
-            err("id".into(), "must be 1 to 200 characters");
+        if id.trim().is_empty() || id.len() > 200 || id.trim() != id {
+            err(
+                "id".into(),
+                "must be 1 to 200 characters, without leading or trailing spaces",
+            );
         }
     }
     if !is_sha256(&r.threat_model.sha256) {

@@ -50,7 +50,7 @@ fn exported(rel: &str, model_rel: &str) -> Value {
     let r = report(rel);
     let (m, bytes) = model(model_rel);
     let c = check(&r, &m.model, &bytes);
-    to_csaf(&r, Some((&m.model, &c)))
+    to_csaf(&r, Some((&m.model, &c))).unwrap()
 }
 
 fn assert_schema_valid(doc: &Value, what: &str) {
@@ -84,7 +84,7 @@ fn exports_are_valid_csaf_2_0() {
     ] {
         assert_schema_valid(&exported(rel, m), rel);
         // Without the model too.
-        assert_schema_valid(&to_csaf(&report(rel), None), rel);
+        assert_schema_valid(&to_csaf(&report(rel), None).unwrap(), rel);
     }
     // The official examples validate with the same validator (the setup is right).
     for ex in ["cisco-sa-20180328-smi2.json", "rhsa-2021_5217.json"] {
@@ -287,4 +287,26 @@ fn import_refuses_hostile_input() {
     let i = import_csaf(odd).unwrap();
     assert!(i.findings.is_empty());
     assert_eq!(i.skipped.len(), 2);
+}
+
+#[test]
+fn a_report_with_nothing_to_state_is_refused_not_emitted_invalid() {
+    // Only not-tested results, or clean results naming no CVE without the
+    // model: CSAF needs at least one vulnerability, so no document.
+    let (m, bytes) = model("models/good-camera.yaml");
+    let skeleton = warden_report::skeleton(&m.model, &bytes, date(2026, 11, 25));
+    let c = check(&skeleton, &m.model, &bytes);
+    assert_eq!(
+        to_csaf(&skeleton, Some((&m.model, &c))).unwrap_err(),
+        warden_report::NoVexStatements { with_model: true }
+    );
+    let mut clean = report(GOOD);
+    for e in &mut clean.results {
+        e.cves_checked.clear();
+    }
+    let e = to_csaf(&clean, None).unwrap_err();
+    assert!(e.to_string().contains("--model"), "{e}");
+    // With the model the threats' CWEs make it expressible, and valid.
+    let c = check(&clean, &m.model, &bytes);
+    assert_schema_valid(&to_csaf(&clean, Some((&m.model, &c))).unwrap(), "clean");
 }

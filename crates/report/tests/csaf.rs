@@ -310,3 +310,63 @@ fn a_report_with_nothing_to_state_is_refused_not_emitted_invalid() {
     let c = check(&clean, &m.model, &bytes);
     assert_schema_valid(&to_csaf(&clean, Some((&m.model, &c))).unwrap(), "clean");
 }
+
+type Edit = Box<dyn Fn(&mut warden_report::Report)>;
+
+#[test]
+fn variants_stay_valid_csaf() {
+    // The corners of the mapping: a repeated CVE, a CWE outside warden's
+    // table, no image hash, no tester URL (namespace from an https contact),
+    // no CVE at all, tester's notes.
+    let (m, bytes) = model("models/poor-camera.yaml");
+    let edits: Vec<(&str, Edit)> = vec![
+        (
+            "repeated CVE",
+            Box::new(|r| {
+                let cve = warden_report::CveId::try_from("CVE-2026-10001".to_string()).unwrap();
+                for e in &mut r.results {
+                    if let Some(f) = &mut e.finding {
+                        f.cve = Some(cve.clone());
+                    }
+                }
+            }),
+        ),
+        (
+            "unknown CWE",
+            Box::new(|r| {
+                r.extra_findings[0].cwe =
+                    Some(warden_model::model::CweId::try_from("CWE-99999".to_string()).unwrap());
+            }),
+        ),
+        (
+            "no image hash, https contact",
+            Box::new(|r| {
+                r.device.image_sha256 = None;
+                r.tester.url = None;
+                r.tester.organisation = None;
+                r.tester.contact = "https://lab.example/contact".into();
+                r.notes = Some("Retested after the vendor's reply.".into());
+                r.id = None;
+            }),
+        ),
+    ];
+    for (what, edit) in edits {
+        let mut r = report(POOR);
+        edit(&mut r);
+        let r = warden_report::load(warden_report::to_json(&r).as_bytes()).unwrap();
+        let c = check(&r, &m.model, &bytes);
+        let doc = to_csaf(&r, Some((&m.model, &c))).unwrap();
+        assert_schema_valid(&doc, what);
+        assert_vex_profile(&doc, what);
+        let cves: Vec<&str> = doc["vulnerabilities"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|v| v["cve"].as_str())
+            .collect();
+        let mut unique = cves.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(cves.len(), unique.len(), "{what}: a CVE repeated");
+    }
+}

@@ -89,3 +89,57 @@ fn severities_map_to_levels() {
         assert!(s["runs"][0]["results"][i].get("locations").is_none());
     }
 }
+
+/// The official SARIF 2.1.0 schema (tests/sarif-schema/, with its licence).
+fn sarif_validator() -> jsonschema::Validator {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/sarif-schema/sarif-schema-2.1.0.json");
+    let schema: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    jsonschema::options()
+        .should_validate_formats(true)
+        .build(&schema)
+        .expect("the SARIF schema compiles")
+}
+
+#[test]
+fn exports_are_valid_sarif_2_1_0() {
+    let v = sarif_validator();
+    for (rel, m) in [
+        (GOOD, "models/good-camera.yaml"),
+        (POOR, "models/poor-camera.yaml"),
+    ] {
+        let r = report(rel);
+        let (loaded, bytes) = model(m);
+        let c = check(&r, &loaded.model, &bytes);
+        let text = String::from_utf8(read(rel)).unwrap();
+        let lines = warden_model::load::LineIndex::new(&text);
+        for doc in [
+            to_sarif(&r, None, None),
+            to_sarif(
+                &r,
+                Some((
+                    &loaded.model,
+                    &c,
+                    Some(warden_report::sarif::Located {
+                        uri: m,
+                        lines: &loaded.lines,
+                    }),
+                )),
+                Some(warden_report::sarif::Located {
+                    uri: rel,
+                    lines: &lines,
+                }),
+            ),
+        ] {
+            let errors: Vec<String> = v
+                .iter_errors(&doc)
+                .map(|e| format!("{}: {e}", e.instance_path()))
+                .collect();
+            assert!(errors.is_empty(), "{rel}: {errors:#?}");
+        }
+    }
+    // Not vacuous: a kind SARIF does not have is refused.
+    let mut bad = to_sarif(&report(GOOD), None, None);
+    bad["runs"][0]["results"][0]["kind"] = "skipped".into();
+    assert!(!v.is_valid(&bad));
+}

@@ -41,20 +41,29 @@ pub enum DeviceCommand {
     /// Hold this device to a network profile (docs/profiles.md): the flows
     /// of a threat model or of a MUD file, or no profile at all. Your
     /// mapping wins over the device's MUD URL and a matched threat model.
+    /// `--learned` shows the profile the guard proposes from what the
+    /// device did (as a threat model's network section, or as MUD with
+    /// `--mud`); `--learned --accept` holds the device to it.
     Profile {
         mac: Mac,
         /// A threat model (YAML or JSON); its `network` section is the profile.
-        #[arg(long, value_name = "FILE", group = "source")]
+        #[arg(long, value_name = "FILE")]
         model: Option<PathBuf>,
-        /// An RFC 8520 MUD file.
-        #[arg(long, value_name = "FILE", group = "source")]
-        mud: Option<PathBuf>,
+        /// An RFC 8520 MUD file; with --learned, print the proposal as MUD.
+        #[arg(long, value_name = "FILE", num_args = 0..=1)]
+        mud: Option<Option<PathBuf>>,
         /// No profile for this device, whatever its MUD URL or model say.
-        #[arg(long, group = "source")]
+        #[arg(long)]
         none: bool,
         /// Forget your mapping: the device's MUD URL or a matched model apply again.
-        #[arg(long, group = "source")]
+        #[arg(long)]
         clear: bool,
+        /// The profile learned from the device's behaviour.
+        #[arg(long)]
+        learned: bool,
+        /// With --learned: hold the device to it.
+        #[arg(long, requires = "learned")]
+        accept: bool,
     },
 }
 
@@ -141,14 +150,29 @@ pub fn run(args: Args) -> Result<ExitCode> {
             mud,
             none,
             clear,
+            learned,
+            accept,
         } => {
+            let sources = [
+                model.is_some(),
+                matches!(mud, Some(Some(_))),
+                none,
+                clear,
+                learned,
+            ];
+            if sources.iter().filter(|s| **s).count() != 1 {
+                bail!("say which profile: --model FILE, --mud FILE, --none, --clear or --learned");
+            }
+            if learned {
+                return learned_profile(&mut store, &mut out, mac, mud.is_some(), accept);
+            }
             let mapping = if let Some(path) = model {
                 let bytes =
                     std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
                 let loaded = warden_model::load(&bytes)
                     .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
                 mapping("model", &path, &loaded.model.network)?
-            } else if let Some(path) = mud {
+            } else if let Some(Some(path)) = mud {
                 let bytes =
                     std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
                 let imported = warden_profile::mud::import(&bytes)
@@ -164,10 +188,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
                     network: None,
                     since: now(),
                 })
-            } else if clear {
-                None
             } else {
-                bail!("say which profile: --model FILE, --mud FILE, --none or --clear");
+                None // --clear
             };
             match &mapping {
                 Some(m) => store.set_profile_mapping(mac, m)?,
@@ -176,6 +198,78 @@ pub fn run(args: Args) -> Result<ExitCode> {
             queue(&mut store, mac, OwnerCommand::Profile)
         }
     }
+}
+
+/// `warden device profile MAC --learned [--mud] [--accept]`.
+fn learned_profile(
+    store: &mut Store,
+    out: &mut impl Write,
+    mac: Mac,
+    as_mud: bool,
+    accept: bool,
+) -> Result<ExitCode> {
+    let Some(l) = store.learned_profile(mac)? else {
+        bail!("the guard has learned nothing of {mac} yet (it learns devices without a profile while it runs)");
+    };
+    let network: warden_model::model::Network =
+        serde_json::from_str(&l.network).context("the learned profile in the database")?;
+    let device = store.device(mac)?;
+    let vendor = device
+        .as_ref()
+        .and_then(|d| d.vendor.clone())
+        .unwrap_or_else(|| "unknown vendor".into());
+    let model_name = mac.to_string();
+    eprintln!(
+        "warden: learned from {} to {}: {} flows; {} flow(s) to internet addresses the device never looked up cannot be written in a profile and were left out",
+        l.since, l.updated, network.flows.len(), l.unnamed
+    );
+    if as_mud {
+        let url = format!(
+            "https://mud.invalid/learned/{}",
+            mac.to_string().replace(':', "")
+        );
+        let doc = warden_profile::mud::export(
+            &network,
+            &url,
+            &vendor,
+            &model_name,
+            "learned by warden from the device's behaviour",
+            &l.updated.to_string(),
+        );
+        serde_json::to_writer_pretty(&mut *out, &doc)?;
+        writeln!(out)?;
+    } else {
+        let model = warden_model::ThreatModel {
+            format_version: 1,
+            identity: warden_model::model::Identity {
+                vendor,
+                model: model_name,
+                ..Default::default()
+            },
+            scope: Default::default(),
+            attackers: Default::default(),
+            assets: Vec::new(),
+            entry_points: Vec::new(),
+            threats: Vec::new(),
+            controls: Vec::new(),
+            baseline: Default::default(),
+            network: network.clone(),
+        };
+        write!(out, "{}", warden_model::to_yaml(&model))?;
+    }
+    if !accept {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let m = warden_state::ProfileMapping {
+        source: "learned".into(),
+        label: format!("learned {}", l.updated),
+        network: Some(l.network.clone()),
+        since: now(),
+    };
+    store.set_profile_mapping(mac, &m)?;
+    store.queue_command(mac, OwnerCommand::Profile, now())?;
+    eprintln!("warden: {mac} is held to the learned profile from now on (the guard takes it within a second)");
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The owner's mapping of a device to a threat model's `network` section.

@@ -150,3 +150,60 @@ fn a_device_is_held_to_its_profile_and_a_device_without_one_is_untouched() {
     let status = guard.stop();
     assert!(status.success(), "warden run exited with {status}");
 }
+
+#[test]
+fn a_profile_is_learned_for_a_device_without_one_and_proposed_to_the_owner() {
+    let lab = Lab::new("learn");
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("warden.toml");
+    std::fs::write(&config, "[profiles]\nmodels = \"\"\nmud_dir = \"\"\n").unwrap();
+    let db = dir.path().join("warden.db");
+    let mut guard = Guard::start_with(&lab, db.clone(), &["--config", config.to_str().unwrap()]);
+    let other = inet_extra(2);
+    let _servers = [
+        TcpServer::start(&lab.inet, sa(INET_IP, 443)),
+        TcpServer::start(&lab.inet, sa(&other, 443)),
+    ];
+    let resolver = sa(ROUTER_LAN, 53);
+    let _dns = DnsServer::start(
+        &lab.router,
+        resolver,
+        vec![("update.example.test".into(), INET_IP.parse().unwrap())],
+    );
+    assert_eq!(
+        dns_lookup(&lab.dev, resolver, "update.example.test"),
+        Some(INET_IP.parse().unwrap())
+    );
+    assert!(tcp_connects(&lab.dev, sa(INET_IP, 443)));
+    // An address it never looked up: no profile can name it.
+    assert!(tcp_connects(&lab.dev, sa(&other, 443)));
+    std::thread::sleep(Duration::from_millis(1500));
+    guard.assert_running();
+    let status = guard.stop();
+    assert!(status.success(), "warden run exited with {status}");
+
+    let yaml = warden_device(&db, &["profile", DEV_MAC, "--learned"]);
+    let proposal = warden_model::load(yaml.as_bytes())
+        .unwrap_or_else(|e| panic!("the proposal is not a valid model: {e}\n{yaml}"));
+    let flows = &proposal.model.network.flows;
+    assert!(
+        flows
+            .iter()
+            .any(|f| f.dns_name.as_deref() == Some("update.example.test") && f.port == Some(443)),
+        "{yaml}"
+    );
+    assert!(
+        !yaml.contains(&other),
+        "an unnamed address was proposed: {yaml}"
+    );
+    let mud = warden_device(&db, &["profile", DEV_MAC, "--learned", "--mud"]);
+    assert!(
+        mud.contains("update.example.test") && mud.contains("ietf-mud:mud"),
+        "{mud}"
+    );
+
+    warden_device(&db, &["profile", DEV_MAC, "--learned", "--accept"]);
+    let show = warden_device(&db, &["show", DEV_MAC]);
+    let doc: serde_json::Value = serde_json::from_str(&show).unwrap();
+    assert_eq!(doc["profile_mapping"]["source"], "learned", "{show}");
+}

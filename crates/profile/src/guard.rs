@@ -128,6 +128,14 @@ impl Sources {
         }
     }
 
+    /// The owner's mappings to a profile (not the "no profile" ones): a
+    /// restarted guard holds these devices to them before they are seen.
+    pub fn owner_profiles(&self) -> impl Iterator<Item = (Mac, &Assigned)> + '_ {
+        self.owner
+            .iter()
+            .filter_map(|(mac, a)| a.as_ref().map(|a| (*mac, a)))
+    }
+
     /// The profile of a device, by precedence (see [`Sources`]).
     pub fn resolve(&mut self, device: Mac, id: &DeviceId<'_>) -> Option<Assigned> {
         if let Some(owner) = self.owner.get(&device) {

@@ -19,6 +19,7 @@ pub mod api;
 pub mod auth;
 pub mod data;
 pub mod i18n;
+pub mod tls;
 mod pages;
 
 use std::collections::HashMap;
@@ -92,6 +93,8 @@ pub struct Config {
     pub limits: Limits,
     /// The language of "What to do next" (a catalog of [`i18n`]).
     pub language: String,
+    /// Plain HTTP on loopback, its own TLS elsewhere (by default).
+    pub tls: tls::Tls,
 }
 
 impl Config {
@@ -103,6 +106,7 @@ impl Config {
             allowed_hosts: Vec::new(),
             limits: Limits::default(),
             language: "en".to_owned(),
+            tls: tls::Tls::Auto,
         }
     }
 
@@ -318,29 +322,42 @@ pub struct Bound {
     pub setup_code: Option<String>,
     listener: std::net::TcpListener,
     limits: Limits,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    /// SHA-256 of the TLS certificate, when serving TLS.
+    pub fingerprint: Option<String>,
 }
 
 /// Binds the address and loads the password file, without serving yet:
 /// errors (address in use, unreadable file) show at once.
 pub fn bind(config: &Config) -> anyhow::Result<Bound> {
-    if !config.listen.ip().is_loopback() {
-        eprintln!(
-            "warden dashboard: listening on {} (not loopback). Browsers keep the session cookie \
-             only over HTTPS or on localhost: put a TLS proxy in front of it.",
-            config.listen
-        );
-    }
     let listener = std::net::TcpListener::bind(config.listen)
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
     listener.set_nonblocking(true)?;
     let addr = listener.local_addr()?;
+    let served = tls::acceptor(&config.tls, &config.db, addr, &config.allowed_hosts)?;
+    match &served {
+        Some(t) => eprintln!(
+            "warden dashboard: TLS with {}; check that your browser shows this SHA-256 \
+             fingerprint: {}",
+            t.cert_file.display(),
+            t.fingerprint
+        ),
+        None if !addr.ip().is_loopback() => eprintln!(
+            "warden dashboard: listening on {addr} (not loopback) without TLS. Browsers keep \
+             the session cookie only over HTTPS or on localhost: put a TLS proxy in front of it."
+        ),
+        None => {}
+    }
     let (app, setup_code) = App::new(config, addr)?;
+    let fingerprint = served.as_ref().map(|t| t.fingerprint.clone());
     Ok(Bound {
         addr,
         app,
         setup_code,
         listener,
         limits: config.limits,
+        tls: served.map(|t| t.acceptor),
+        fingerprint,
     })
 }
 
@@ -350,16 +367,17 @@ impl Bound {
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
         if let Some(code) = &self.setup_code {
             eprintln!(
-                "warden dashboard: no password yet. Open http://{}/setup and enter this one-time \
-                 setup code: {code}",
+                "warden dashboard: no password yet. Open {scheme}://{}/setup and enter this \
+                 one-time setup code: {code}",
                 host_of(self.addr)
             );
         }
-        eprintln!("warden dashboard: http://{}/", host_of(self.addr));
+        eprintln!("warden dashboard: {scheme}://{}/", host_of(self.addr));
         let listener = tokio::net::TcpListener::from_std(self.listener)?;
-        serve_connections(listener, router(self.app), self.limits, shutdown).await
+        serve_connections(listener, router(self.app), self.limits, self.tls, shutdown).await
     }
 }
 
@@ -412,10 +430,10 @@ async fn serve_connections(
     listener: tokio::net::TcpListener,
     router: Router,
     limits: Limits,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     use axum::extract::ConnectInfo;
-    use hyper_util::rt::{TokioIo, TokioTimer};
     use tower::ServiceExt;
 
     let conns = Arc::new(Mutex::new(Connections::default()));
@@ -447,19 +465,19 @@ async fn serve_connections(
             },
         );
         let svc = hyper_util::service::TowerToHyperService::new(svc);
-        let mut stop = stop_rx.clone();
+        let stop = stop_rx.clone();
+        let tls = tls.clone();
         tasks.spawn(async move {
             let _slot = slot;
-            let conn = hyper::server::conn::http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(limits.header_read_timeout)
-                .serve_connection(TokioIo::new(stream), svc);
-            tokio::pin!(conn);
-            tokio::select! {
-                _ = conn.as_mut() => {}
-                _ = stop.changed() => {
-                    conn.as_mut().graceful_shutdown();
-                    let _ = conn.await;
+            match tls {
+                None => serve_one(stream, svc, limits, stop).await,
+                Some(acceptor) => {
+                    // The handshake is bounded like a request's headers.
+                    let shake = acceptor.accept(stream);
+                    if let Ok(Ok(s)) = tokio::time::timeout(limits.header_read_timeout, shake).await
+                    {
+                        serve_one(s, svc, limits, stop).await;
+                    }
                 }
             }
         });
@@ -468,6 +486,38 @@ async fn serve_connections(
     // Requests in progress finish (each is bounded by the request timeout).
     while tasks.join_next().await.is_some() {}
     Ok(())
+}
+
+/// One connection over HTTP/1.1, with the header-read timeout, until it
+/// ends or the server stops (then gracefully).
+async fn serve_one<I, S>(
+    io: I,
+    svc: S,
+    limits: Limits,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    S: hyper::service::Service<
+            axum::http::Request<hyper::body::Incoming>,
+            Response = Response,
+            Error = std::convert::Infallible,
+        > + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    let conn = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .serve_connection(TokioIo::new(io), svc);
+    tokio::pin!(conn);
+    tokio::select! {
+        _ = conn.as_mut() => {}
+        _ = stop.changed() => {
+            conn.as_mut().graceful_shutdown();
+            let _ = conn.await;
+        }
+    }
 }
 
 /// Binds and serves until `shutdown` completes (for an async caller).
@@ -482,6 +532,8 @@ pub async fn serve(
 pub struct Running {
     pub addr: SocketAddr,
     pub setup_code: Option<String>,
+    /// SHA-256 of the TLS certificate, when serving TLS.
+    pub fingerprint: Option<String>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<anyhow::Result<()>>>,
 }
@@ -522,6 +574,7 @@ impl Drop for Running {
 pub fn spawn(config: Config) -> anyhow::Result<Running> {
     let bound = bind(&config)?;
     let (addr, setup_code) = (bound.addr, bound.setup_code.clone());
+    let fingerprint = bound.fingerprint.clone();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let thread = std::thread::Builder::new()
         .name("warden-dashboard".into())
@@ -536,6 +589,7 @@ pub fn spawn(config: Config) -> anyhow::Result<Running> {
     Ok(Running {
         addr,
         setup_code,
+        fingerprint,
         stop: Some(tx),
         thread: Some(thread),
     })

@@ -116,10 +116,25 @@ pub struct RunConfig {
     /// Where `warden run` serves the dashboard ("off" = nowhere). Loopback
     /// unless configured; anything else belongs behind a TLS proxy.
     pub dashboard: String,
+    /// The dashboard's own TLS: "auto" (plain HTTP on loopback, a
+    /// self-signed certificate made once elsewhere), "off", or the owner's
+    /// `{ cert = "...", key = "..." }` PEM files.
+    pub dashboard_tls: DashboardTls,
     /// The language of warnings and of the dashboard's advice ("en", "de").
     pub language: String,
     /// Warnings by e-mail (`[run.smtp]`).
     pub smtp: SmtpConfig,
+}
+
+/// `[run] dashboard_tls`: a word ("auto", "off") or certificate files.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(untagged)]
+pub enum DashboardTls {
+    Mode(String),
+    Files {
+        cert: std::path::PathBuf,
+        key: std::path::PathBuf,
+    },
 }
 
 /// Warnings by e-mail through the household's mail server (docs/dashboard.md).
@@ -165,6 +180,7 @@ impl Default for RunConfig {
             webhook: String::new(),
             ntfy: String::new(),
             dashboard: "127.0.0.1:8080".into(),
+            dashboard_tls: DashboardTls::Mode("auto".into()),
             language: "en".into(),
             smtp: SmtpConfig::default(),
         }

@@ -16,7 +16,8 @@ mod names;
 pub mod report;
 
 pub use config::{
-    Config, ConfigError, DevicesConfig, FeedConfig, ProfilesConfig, RunConfig, SmtpConfig,
+    Config, ConfigError, DashboardTls, DevicesConfig, FeedConfig, ProfilesConfig, RunConfig,
+    SmtpConfig,
 };
 pub use lan::LanRanges;
 pub use report::{AlertReport, DeviceReport, InputReport, Report};

@@ -139,7 +139,14 @@ struct Guard {
     /// identified it then), so a profile is looked up when a device is
     /// new or its identity changed, at most every [`PROFILE_CHECK_S`].
     profile_checked: std::collections::HashMap<Mac, (i64, u64)>,
+    /// What devices without a profile do, for a proposed one.
+    learner: warden_profile::learn::Learner,
+    /// Clock second what was learned was last stored.
+    learned_saved_s: i64,
 }
+
+/// What was learned is stored this often (seconds of the clock).
+const LEARNED_SAVE_S: i64 = 30;
 
 /// Seconds between two lookups of one device's profile.
 const PROFILE_CHECK_S: i64 = 5;
@@ -240,6 +247,11 @@ impl Guard {
                 .active(now)
                 .any(|d| d.action == Action::EnforceProfile);
         }
+        let s = now.0.div_euclid(1_000_000_000);
+        if s.saturating_sub(self.learned_saved_s) >= LEARNED_SAVE_S {
+            self.learned_saved_s = s;
+            self.save_learned();
+        }
         if self.dirty {
             self.enforce(now);
         }
@@ -329,12 +341,31 @@ impl Guard {
         let label = assigned
             .as_ref()
             .map(|a| format!("{} ({})", a.label, a.source));
+        if assigned.is_some() {
+            self.learner.forget(device.mac);
+        }
         if self.judge.assign(device.mac, assigned) {
             match label {
                 Some(l) => log(&format!("{}: network profile {l}", device.mac)),
                 None => log(&format!("{}: no network profile", device.mac)),
             }
             self.dirty = true;
+        }
+    }
+
+    /// Stores what was newly learned of devices without a profile.
+    fn save_learned(&mut self) {
+        for (mac, l) in self.learner.take_changed() {
+            let record = warden_state::LearnedProfile {
+                since: Timestamp(l.since_ns),
+                updated: Timestamp(l.updated_ns),
+                network: serde_json::to_string(&l.network).unwrap_or_else(|_| "{}".into()),
+                unnamed: l.unnamed,
+            };
+            if let Err(e) = self.store.set_learned_profile(mac, &record) {
+                self.errors += 1;
+                log(&format!("error: storing what was learned of {mac}: {e}"));
+            }
         }
     }
 
@@ -624,7 +655,8 @@ impl Sink for Guard {
     /// New flows of devices with a profile are judged against it.
     fn packet(&mut self, device: &Device, ts_ns: i64, outbound: bool, packet: &Packet<'_>) {
         self.check_profile(device, ts_ns);
-        if self.judge.is_empty() {
+        if self.judge.assigned(device.mac).is_none() {
+            self.learner.packet(device.mac, ts_ns, outbound, packet);
             return;
         }
         if let Some(event) = self.judge.packet(device.mac, ts_ns, outbound, packet) {
@@ -679,6 +711,10 @@ impl Sink for Guard {
             .any(|d| d.device == device.mac && d.action == Action::EnforceProfile)
         {
             self.dirty = true;
+        }
+        if self.judge.assigned(device.mac).is_none() {
+            self.learner
+                .dns_answer(device.mac, answer.name, answer.addrs, answer.ts_ns);
         }
         let quarantined = self
             .policy
@@ -992,7 +1028,22 @@ pub fn run(mut args: Args) -> Result<ExitCode> {
         profiles,
         judge: Judge::new(args.router_addrs.clone()),
         profile_checked: std::collections::HashMap::new(),
+        learner: warden_profile::learn::Learner::new(
+            args.router_addrs.clone(),
+            cfg.profiles.learn_window_s,
+        ),
+        learned_saved_s: i64::MIN,
     };
+    // Devices the owner mapped are held to their profile from the start,
+    // so a restored enforce-profile decision is enforced before they are seen.
+    let owned: Vec<(Mac, Assigned)> = guard
+        .profiles
+        .owner_profiles()
+        .map(|(m, a)| (m, a.clone()))
+        .collect();
+    for (mac, assigned) in owned {
+        guard.judge.assign(mac, Some(assigned));
+    }
     let active = guard.policy.active(now).count();
     log(&format!(
         "started; {active} decision(s) in force restored from {}",
@@ -1073,6 +1124,7 @@ pub fn run(mut args: Args) -> Result<ExitCode> {
     let mut d = daemon.into_inner();
     let end = d.pipeline.stats().last_ns.unwrap_or(0);
     d.save_devices(end);
+    d.guard.save_learned();
     if let Some((reporter, _)) = d.guard.reporter.take() {
         let dropped = reporter.dropped;
         let stats = reporter.finish(std::time::Duration::from_secs(20));

@@ -1061,6 +1061,7 @@ pub fn run(mut args: Args) -> Result<ExitCode> {
             Err(_) => anyhow::bail!("dashboard address {addr:?} is not IP:PORT (or `off`)"),
             Ok(listen) => match warden_dashboard::spawn(warden_dashboard::Config {
                 language: catalog.language.to_owned(),
+                models: Some(cfg.profiles.models.clone()),
                 tls: match &run.dashboard_tls {
                     warden_pipeline::DashboardTls::Mode(m) => warden_dashboard::tls::Tls::parse(m)?,
                     warden_pipeline::DashboardTls::Files { cert, key } => {

@@ -40,6 +40,7 @@ pub const CSRF_HEADER: &str = "x-csrf-token";
         data::DecisionView,
         data::FeedStatus,
         data::TrafficSeries,
+        data::ThreatModelSummary,
         data::TrafficPointView,
         data::DetectionMark,
         SessionInfo,
@@ -143,7 +144,10 @@ async fn devices(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<Resp
     if let Err(r) = authed(&app, &headers) {
         return Ok(r.into_response());
     }
-    let list = app.with_store(|s| data::devices(s, data::now())).await?;
+    let view = app.view.clone();
+    let list = app
+        .with_store(move |s| data::devices_in(s, data::now(), &view))
+        .await?;
     Ok(Json(list).into_response())
 }
 
@@ -164,10 +168,10 @@ async fn device(
         Ok(m) => m,
         Err(r) => return Ok(r.into_response()),
     };
-    let catalog = app.catalog;
+    let view = app.view.clone();
     Ok(
         match app
-            .with_store(move |s| data::device_in(s, mac, data::now(), catalog))
+            .with_store(move |s| data::device_in(s, mac, data::now(), &view))
             .await?
         {
             Some(d) => Json(d).into_response(),

@@ -10,6 +10,99 @@ use warden_policy::{Action, Choice, Source};
 use warden_state::traffic::{NS_PER_HOUR, NS_PER_MINUTE};
 
 use crate::i18n::Catalog;
+
+/// What the views are rendered with: the language's messages and the
+/// threat models to match devices against.
+#[derive(Clone)]
+pub struct View {
+    pub cat: &'static Catalog,
+    pub models: Option<std::sync::Arc<warden_profile::Catalog>>,
+}
+
+impl View {
+    pub fn new(cat: &'static Catalog) -> View {
+        View { cat, models: None }
+    }
+}
+
+/// A published threat model's promises for a device, in a few words
+/// ("updates until 2031-12-31, no default password").
+#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
+pub struct ThreatModelSummary {
+    /// The model file's name.
+    pub file: String,
+    pub vendor: String,
+    pub model: String,
+    /// The promises in a few words, in the dashboard's language.
+    pub summary: String,
+    /// Last day of promised security updates (YYYY-MM-DD), if stated.
+    pub security_updates_until: Option<String>,
+    /// Whether that day is still to come.
+    pub updates_current: Option<bool>,
+    /// Whether every device of the type ships with the same password
+    /// (None: the model does not say).
+    pub shared_default_password: Option<bool>,
+}
+
+fn threat_model_summary(
+    e: &warden_profile::catalog::Entry,
+    now: Timestamp,
+    cat: &Catalog,
+) -> ThreatModelSummary {
+    use warden_model::model::{CredentialSource, DefaultCredentials};
+    let m = &e.model;
+    let today = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(now.0))
+        .map(|t| t.date())
+        .unwrap_or(time::Date::MIN);
+    let mut parts = Vec::new();
+    let until = m
+        .baseline
+        .support
+        .as_ref()
+        .map(|s| s.security_updates_until.to_string());
+    let current = m
+        .baseline
+        .support
+        .as_ref()
+        .map(|s| s.security_updates_until.0 >= today);
+    parts.push(match (&until, current) {
+        (Some(d), Some(true)) => cat.t("tm-updates-until", &[("date", d)]),
+        (Some(d), _) => cat.t("tm-updates-ended", &[("date", d)]),
+        (None, _) => cat.t("tm-updates-unstated", &[]),
+    });
+    let shared = m
+        .entry_points
+        .iter()
+        .flat_map(|e| e.logins.iter())
+        .any(|l| {
+            l.mechanism.is_password_like()
+                && matches!(l.credential, CredentialSource::SharedDefault)
+        })
+        || m.baseline.default_credentials == Some(DefaultCredentials::SharedDefault);
+    let shared = if shared {
+        Some(true)
+    } else {
+        m.baseline.default_credentials.map(|_| false)
+    };
+    parts.push(match shared {
+        Some(true) => cat.t("tm-shared-password", &[]),
+        Some(false) => cat.t("tm-no-default-password", &[]),
+        None => cat.t("tm-password-unstated", &[]),
+    });
+    ThreatModelSummary {
+        file: e
+            .path
+            .file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        vendor: m.identity.vendor.clone(),
+        model: m.identity.model.clone(),
+        summary: parts.join(", "),
+        security_updates_until: until,
+        updates_current: current,
+        shared_default_password: shared,
+    }
+}
 use warden_state::{AlertRow, DecisionRow, DeviceRow, Store};
 
 /// Alerts newer than this make a device "watched" (ns).
@@ -108,6 +201,8 @@ pub struct DeviceSummary {
     /// up to the newest traffic counter of any device (the guard's clock);
     /// empty when the guard has stored no counters.
     pub traffic_24h: Vec<u64>,
+    /// The published threat model matched on vendor, model and firmware.
+    pub threat_model: Option<ThreatModelSummary>,
 }
 
 /// One interval of a device's traffic counters.
@@ -250,10 +345,11 @@ struct Context {
     recent_alerts: Vec<Mac>,
     /// Packets per hour per device, 24 hours (see `traffic_24h`).
     traffic: std::collections::HashMap<Mac, Vec<u64>>,
+    view: View,
 }
 
 impl Context {
-    fn load(store: &Store, now: Timestamp) -> anyhow::Result<Context> {
+    fn load(store: &Store, now: Timestamp, view: &View) -> anyhow::Result<Context> {
         let active = store.active_decisions(now)?;
         let choices = store.owner_choices()?;
         let since = now.0.saturating_sub(WATCH_NS);
@@ -269,6 +365,7 @@ impl Context {
             choices,
             recent_alerts,
             traffic: hourly_traffic(store)?,
+            view: view.clone(),
         })
     }
 
@@ -289,6 +386,14 @@ impl Context {
 
     fn summary(&self, d: &DeviceRow) -> DeviceSummary {
         let identity = IdentityView::parse(d.identity.as_deref());
+        let threat_model = self.view.models.as_ref().and_then(|models| {
+            let entry = models.find_entry(
+                d.vendor.as_deref()?,
+                identity.model.as_deref()?,
+                identity.firmware.as_deref(),
+            )?;
+            Some(threat_model_summary(entry, self.now, self.view.cat))
+        });
         let display_name = d
             .name
             .clone()
@@ -311,6 +416,7 @@ impl Context {
             last_seen: rfc3339(d.last_seen),
             last_seen_ns: d.last_seen.0,
             traffic_24h: self.traffic.get(&d.mac).cloned().unwrap_or_default(),
+            threat_model,
         }
     }
 }
@@ -378,7 +484,16 @@ pub const MINUTE_NS: i64 = NS_PER_MINUTE;
 
 /// Every device, most recently seen first.
 pub fn devices(store: &Store, now: Timestamp) -> anyhow::Result<Vec<DeviceSummary>> {
-    let ctx = Context::load(store, now)?;
+    devices_in(store, now, &View::new(Catalog::english()))
+}
+
+/// [`devices`] with the language and threat models of `view`.
+pub fn devices_in(
+    store: &Store,
+    now: Timestamp,
+    view: &View,
+) -> anyhow::Result<Vec<DeviceSummary>> {
+    let ctx = Context::load(store, now, view)?;
     Ok(store.devices()?.iter().map(|d| ctx.summary(d)).collect())
 }
 
@@ -451,7 +566,7 @@ fn next_steps(
 /// One device, or None if the store does not know it; its next steps in
 /// English.
 pub fn device(store: &Store, mac: Mac, now: Timestamp) -> anyhow::Result<Option<DeviceDetail>> {
-    device_in(store, mac, now, Catalog::english())
+    device_in(store, mac, now, &View::new(Catalog::english()))
 }
 
 /// [`device`], its next steps from the catalog `cat`.
@@ -459,12 +574,13 @@ pub fn device_in(
     store: &Store,
     mac: Mac,
     now: Timestamp,
-    cat: &Catalog,
+    view: &View,
 ) -> anyhow::Result<Option<DeviceDetail>> {
+    let cat = view.cat;
     let Some(row) = store.device(mac)? else {
         return Ok(None);
     };
-    let ctx = Context::load(store, now)?;
+    let ctx = Context::load(store, now, view)?;
     let summary = ctx.summary(&row);
     let decisions = store.decisions(mac, DEVICE_LIMIT)?;
     let choice = ctx

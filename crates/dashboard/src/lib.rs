@@ -19,8 +19,8 @@ pub mod api;
 pub mod auth;
 pub mod data;
 pub mod i18n;
-pub mod tls;
 mod pages;
+pub mod tls;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -95,6 +95,9 @@ pub struct Config {
     pub language: String,
     /// Plain HTTP on loopback, its own TLS elsewhere (by default).
     pub tls: tls::Tls,
+    /// A directory of threat models; devices whose vendor, model and
+    /// firmware match one show its summary.
+    pub models: Option<PathBuf>,
 }
 
 impl Config {
@@ -107,6 +110,7 @@ impl Config {
             limits: Limits::default(),
             language: "en".to_owned(),
             tls: tls::Tls::Auto,
+            models: None,
         }
     }
 
@@ -129,6 +133,7 @@ pub struct App {
     csp: HeaderValue,
     request_timeout: Duration,
     pub catalog: &'static i18n::Catalog,
+    pub view: data::View,
 }
 
 impl App {
@@ -136,6 +141,18 @@ impl App {
     /// password is set yet.
     pub fn new(config: &Config, bound: SocketAddr) -> anyhow::Result<(Arc<App>, Option<String>)> {
         let catalog = i18n::Catalog::get(&config.language)?;
+        let models = match &config.models {
+            Some(dir) if dir.is_dir() => {
+                let c = warden_profile::Catalog::load(dir)
+                    .map_err(|e| anyhow::anyhow!("threat models {}: {e}", dir.display()))?;
+                for s in &c.skipped {
+                    eprintln!("warden dashboard: threat model skipped: {s}");
+                }
+                Some(Arc::new(c))
+            }
+            // No directory: no summaries.
+            _ => None,
+        };
         let (auth, code) = Auth::load(&config.auth_path())?;
         let mut hosts: Vec<String> = config
             .allowed_hosts
@@ -165,6 +182,10 @@ impl App {
                 csp: HeaderValue::from_str(&csp)?,
                 request_timeout: config.limits.request_timeout,
                 catalog,
+                view: data::View {
+                    cat: catalog,
+                    models,
+                },
             }),
             code,
         ))

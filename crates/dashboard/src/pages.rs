@@ -307,7 +307,10 @@ pub(crate) fn render_device_list(
                                 }
                                 td data-label="Status" { (status_badge(d.status)) }
                                 td data-label="Vendor" { (d.vendor.as_deref().unwrap_or("unknown")) }
-                                td data-label="Model" { (model_line(d)) }
+                                td data-label="Model" {
+                                    (model_line(d))
+                                    @if let Some(tm) = &d.threat_model { br; span.muted { (tm.summary) } }
+                                }
                                 td data-label="Traffic (24 h)" { (sparkline(&d.traffic_24h)) }
                                 td data-label="Last seen" { time datetime=(d.last_seen) { (d.last_seen.replace('T', " ").replace('Z', " UTC")) } }
                             }
@@ -337,6 +340,9 @@ pub(crate) fn render_device(
                 dt { "MAC address" } dd { (s.mac) }
                 dt { "Vendor" } dd { (s.vendor.as_deref().unwrap_or("unknown")) }
                 dt { "Model" } dd { (model_line(s)) }
+                @if let Some(tm) = &s.threat_model {
+                    dt { "Threat model" } dd { (tm.summary) " " span.muted { "(" (tm.file) ")" } }
+                }
                 @if let Some(h) = &s.identity.hostname { dt { "Name it gives itself" } dd { (h) } }
                 dt { "First seen" } dd { (s.first_seen.replace('T', " ").replace('Z', " UTC")) }
                 dt { "Last seen" } dd { (s.last_seen.replace('T', " ").replace('Z', " UTC")) }
@@ -685,10 +691,11 @@ pub(crate) fn render_timeline(session: &Session, events: &[TimelineEntry]) -> Ma
 }
 
 async fn device_list(State(app): State<Arc<App>>, session: Session) -> Result<Response, AppError> {
+    let view = app.view.clone();
     let (devices, feed) = app
-        .with_store(|s| {
+        .with_store(move |s| {
             Ok((
-                data::devices(s, data::now())?,
+                data::devices_in(s, data::now(), &view)?,
                 data::feed_status(s, data::now())?,
             ))
         })
@@ -711,10 +718,10 @@ async fn device_page(
     let Some(mac) = parse_mac(&mac) else {
         return Ok(not_found());
     };
-    let catalog = app.catalog;
+    let view = app.view.clone();
     let found = app
         .with_store(move |s| {
-            Ok(match data::device_in(s, mac, data::now(), catalog)? {
+            Ok(match data::device_in(s, mac, data::now(), &view)? {
                 Some(d) => data::traffic(s, mac)?.map(|t| (d, t)),
                 None => None,
             })

@@ -169,10 +169,13 @@ mod tests {
             .expect("TLS off loopback");
         assert_eq!(served.fingerprint.len(), 32 * 3 - 1);
         assert!(acceptor(&Tls::Off, &db, lan, &[]).unwrap().is_none());
-        assert_eq!(Tls::parse("a.pem,b.pem").unwrap(), Tls::Files {
-            cert: "a.pem".into(),
-            key: "b.pem".into()
-        });
+        assert_eq!(
+            Tls::parse("a.pem,b.pem").unwrap(),
+            Tls::Files {
+                cert: "a.pem".into(),
+                key: "b.pem".into()
+            }
+        );
         assert!(Tls::parse("on").is_err());
     }
 }

@@ -788,3 +788,71 @@ async fn traffic_shows_as_sparklines_a_chart_with_the_detection_and_in_the_api()
     assert!(doc.contains("/api/v1/devices/{mac}/traffic"));
     assert!(doc.contains("\"TrafficSeries\""));
 }
+
+/// A device whose vendor, model and firmware match a published threat
+/// model shows its summary on the list, its page and in the API; others
+/// show none.
+#[tokio::test]
+async fn threat_model_summaries_next_to_matching_devices() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("warden.db");
+    fill(&db);
+    let models = dir.path().join("models");
+    std::fs::create_dir(&models).unwrap();
+    std::fs::copy(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../../models/good-camera.yaml"),
+        models.join("good-camera.yaml"),
+    )
+    .unwrap();
+    let cam = "02:00:00:00:00:42";
+    Store::open(&db)
+        .unwrap()
+        .upsert_devices(&[warden_state::DeviceRecord {
+            mac: mac(cam),
+            first_seen: now(),
+            last_seen: now(),
+            vendor: Some("Northwind Optics Ltd.".into()),
+            identity: Some(r#"{"model":"NW-Cam 2","firmware":"2.4.1"}"#.into()),
+        }])
+        .unwrap();
+    let addr: SocketAddr = HOST.parse().unwrap();
+    let mut config = Config::new(&db, addr);
+    config.models = Some(models);
+    let (app, code) = App::new(&config, addr).unwrap();
+    let router = router(app.clone()).layer(MockConnectInfo(SocketAddr::from((
+        [192, 168, 1, 50],
+        40000,
+    ))));
+    let h = Harness {
+        _dir: dir,
+        db,
+        app,
+        router,
+        code,
+    };
+    let (session, _) = h.set_up().await;
+    let list: serde_json::Value =
+        serde_json::from_str(&h.get("/api/v1/devices", Some(&session)).await.body).unwrap();
+    let summary = |m: &str| {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["mac"] == m)
+            .unwrap()["threat_model"]
+            .clone()
+    };
+    let tm = summary(cam);
+    assert_eq!(tm["file"], "good-camera.yaml");
+    assert_eq!(tm["security_updates_until"], "2031-12-31");
+    assert_eq!(tm["shared_default_password"], false);
+    assert_eq!(
+        tm["summary"],
+        "updates until 2031-12-31, no default password"
+    );
+    assert!(summary(QUIET).is_null());
+    let page = h.get("/", Some(&session)).await.body;
+    assert!(page.contains("updates until 2031-12-31, no default password"));
+    let dev = h.get(&format!("/devices/{cam}"), Some(&session)).await.body;
+    assert!(dev.contains("Threat model"), "{dev}");
+    assert!(dev.contains("(good-camera.yaml)"));
+}

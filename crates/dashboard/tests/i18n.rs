@@ -37,7 +37,8 @@ fn the_dashboard_in_german_says_what_to_do_in_german() {
     let store = warden_state::Store::open(&db).unwrap();
     let de = Catalog::get("de").unwrap();
     let now = common::now();
-    let d = warden_dashboard::data::device_in(&store, common::mac(common::EVIL), now, de)
+    let view = warden_dashboard::data::View::new(de);
+    let d = warden_dashboard::data::device_in(&store, common::mac(common::EVIL), now, &view)
         .unwrap()
         .unwrap();
     assert!(

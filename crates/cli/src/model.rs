@@ -46,7 +46,8 @@ enum Cmd {
         /// *.yaml/*.json; plain reports or signed envelopes). Repeatable.
         #[arg(long, value_name = "DIR|FILE")]
         reports: Vec<PathBuf>,
-        /// Pinned signer of signed reports (base64 public key or a file holding it). Repeatable.
+        /// Pinned signer of signed reports: KEY or NAME:KEY (KEY: base64 public
+        /// key or a file holding it; NAME is shown on the page). Repeatable.
         #[arg(long, value_name = "PUBKEY")]
         signer: Vec<String>,
     },

@@ -379,6 +379,22 @@ fn sign(report: &Path, key: &Path, out: Option<&Path>) -> Result<ExitCode, Unusa
     Ok(ExitCode::SUCCESS)
 }
 
+/// A pinned signer for the consumer page: `KEY` or `NAME:KEY` (the name is
+/// what the page calls whoever holds that key).
+fn parse_named_signer(s: &str) -> Result<(Option<String>, PublicKey)> {
+    if let Ok(k) = parse_signer(s) {
+        return Ok((None, k));
+    }
+    if let Some((name, key)) = s.rsplit_once(':') {
+        if !name.trim().is_empty() {
+            if let Ok(k) = parse_signer(key) {
+                return Ok((Some(name.trim().to_string()), k));
+            }
+        }
+    }
+    bail!("--signer {s:?} is neither KEY nor NAME:KEY (KEY: a base64 Ed25519 public key or a file holding one)")
+}
+
 /// A public key given as base64 or as a file holding it (a bare line, or
 /// `public key: ...` as `warden feed keygen` prints it).
 pub fn parse_signer(s: &str) -> Result<PublicKey> {
@@ -572,10 +588,11 @@ pub fn views_for_render(
     signers: &[String],
 ) -> Result<Vec<TestReportView>> {
     let (loaded, model_bytes) = read_model(model_path).map_err(|Unusable(e)| e)?;
-    let keys = signers
+    let named = signers
         .iter()
-        .map(|s| parse_signer(s))
+        .map(|s| parse_named_signer(s))
         .collect::<Result<Vec<_>>>()?;
+    let keys: Vec<PublicKey> = named.iter().map(|(_, k)| *k).collect();
     let mut files = Vec::new();
     for p in paths {
         if p.is_dir() {
@@ -646,7 +663,14 @@ pub fn views_for_render(
                 .map(|k| format!(" (key {k})"))
                 .unwrap_or_default()
         );
-        views.push(warden_report::view(&report, &c, signer.as_ref()));
+        let mut view = warden_report::view(&report, &c, signer.as_ref());
+        view.signer_name = signer.as_ref().and_then(|id| {
+            named
+                .iter()
+                .find(|(_, k)| k.key_id() == *id)
+                .and_then(|(n, _)| n.clone())
+        });
+        views.push(view);
     }
     Ok(views)
 }

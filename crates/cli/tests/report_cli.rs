@@ -336,7 +336,7 @@ fn render_with_reports(dir: &Path) -> (PathBuf, String) {
         "--reports",
         s(&reports),
         "--signer",
-        &public,
+        &format!("Fjord Security Lab:{public}"),
     ]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(stderr(&o).contains("not this model"), "{}", stderr(&o));
@@ -352,7 +352,7 @@ fn render_lists_reports_negative_and_positive() {
     let section = &section[..section.find("</section>").unwrap()];
     assert_eq!(section.matches("<article").count(), 2, "{section}");
     assert!(section.contains("Nothing found."));
-    assert!(section.contains("signed</span> by key"));
+    assert!(section.contains("signed</span> by Fjord Security Lab (key "));
     assert!(section.contains("unsigned"));
     // The finding under a threat the model puts out of scope: shown and marked.
     assert!(section.contains("Jamming &lt;b&gt;stops&lt;/b&gt; recording silently"));

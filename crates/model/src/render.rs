@@ -106,6 +106,8 @@ pub struct TestReportView {
     pub physical_access: bool,
     /// Key id of the verified signer; `None`: an unsigned report.
     pub signed_by: Option<String>,
+    /// The name the page's maker gave that pinned key (`--signer NAME:KEY`).
+    pub signer_name: Option<String>,
     /// The report is scoped against another version of this model.
     pub model_changed: bool,
     /// Names of threats and entry points tested with nothing found.
@@ -159,11 +161,11 @@ fn tests_section(h: &mut String, reports: &[TestReportView]) {
         match &r.signed_by {
             Some(k) => {
                 let short: String = k.chars().take(16).collect();
-                let _ = write!(
-                    h,
-                    "<span class=\"good\">signed</span> by key {}",
-                    escape(&short)
-                );
+                let by = match &r.signer_name {
+                    Some(n) => format!("{} (key {})", escape(n), escape(&short)),
+                    None => format!("key {}", escape(&short)),
+                };
+                let _ = write!(h, "<span class=\"good\">signed</span> by {by}");
             }
             None => h.push_str("<span class=\"poor\">unsigned</span>"),
         }

@@ -230,6 +230,7 @@ pub fn view(report: &Report, checked: &Checked, signed_by: Option<&KeyId>) -> Te
         access: report.method.access.as_str().to_string(),
         physical_access: report.method.physical_access,
         signed_by: signed_by.map(|k| k.to_string()),
+        signer_name: None,
         model_changed: checked.model_changed,
         tested_clean: checked
             .targets

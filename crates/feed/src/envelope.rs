@@ -133,6 +133,37 @@ impl Envelope {
         keys: &[PublicKey],
         threshold: usize,
     ) -> Result<BTreeSet<KeyId>, EnvelopeError> {
+        let ids: Vec<KeyId> = keys.iter().map(PublicKey::key_id).collect();
+        self.signers_among(expected_type, keys, &ids, threshold)
+    }
+
+    /// [`verify_with`](Self::verify_with) for one key whose id the caller
+    /// already has (the feed server caches reporters' keys and ids, so it
+    /// does not hash the key again for every sighting).
+    pub fn verify_by(
+        &self,
+        expected_type: &'static str,
+        key: &PublicKey,
+        id: &KeyId,
+    ) -> Result<&[u8], EnvelopeError> {
+        debug_assert_eq!(key.key_id(), *id);
+        self.signers_among(
+            expected_type,
+            std::slice::from_ref(key),
+            std::slice::from_ref(id),
+            1,
+        )?;
+        Ok(&self.payload)
+    }
+
+    /// `ids[i]` is `keys[i].key_id()`.
+    fn signers_among(
+        &self,
+        expected_type: &'static str,
+        keys: &[PublicKey],
+        ids: &[KeyId],
+        threshold: usize,
+    ) -> Result<BTreeSet<KeyId>, EnvelopeError> {
         if self.payload_type != expected_type {
             return Err(EnvelopeError::WrongType {
                 expected: expected_type,
@@ -147,7 +178,6 @@ impl Envelope {
         }
         // A threshold of zero would accept anything; never allow it.
         let threshold = threshold.max(1);
-        let ids: Vec<KeyId> = keys.iter().map(PublicKey::key_id).collect();
         let msg = pae(&self.payload_type, &self.payload);
         let mut valid = BTreeSet::new();
         for s in &self.signatures {

@@ -22,6 +22,9 @@
 
 use std::collections::BTreeSet;
 use std::net::IpAddr;
+use std::sync::{LazyLock, Mutex};
+
+use hashlink::LruCache;
 
 use rand::RngCore as _;
 use sha2::{Digest as _, Sha256};
@@ -29,9 +32,10 @@ use warden_detect::{Alert, Evidence};
 use warden_identify::Identity;
 
 use crate::envelope::{Envelope, EnvelopeError};
-use crate::keys::{KeyId, KeyPair};
+use crate::keys::{KeyError, KeyId, KeyPair, PublicKey};
 use crate::types::{Behaviour, BehaviourKind, DeviceType, MacPrefix, Sighting};
 use crate::{MAX_CLOCK_SKEW_S, MAX_PORTS, MAX_SIGHTING_BYTES, PAYLOAD_SIGHTING};
+use serde::Deserialize;
 
 /// Strings in a sighting (vendor, model, firmware) are at most this long.
 pub const MAX_SIGHTING_TEXT: usize = 128;
@@ -452,14 +456,88 @@ pub fn open_sighting_envelope(env: &Envelope, now: i64) -> Result<VerifiedSighti
             max: MAX_SIGHTING_BYTES,
         });
     }
-    let claimed: Sighting =
+    let wire: WireSighting =
         serde_json::from_slice(&env.payload).map_err(SightingError::Malformed)?;
-    env.verify_with(PAYLOAD_SIGHTING, &[claimed.reporter], 1)?;
+    let CachedKey(key, reporter) = wire.reporter;
+    env.verify_by(PAYLOAD_SIGHTING, &key, &reporter)?;
+    let claimed = Sighting {
+        version: wire.version,
+        nonce: wire.nonce,
+        sent_at: wire.sent_at,
+        window_start: wire.window_start,
+        window_hours: wire.window_hours,
+        reporter: key,
+        device: wire.device,
+        behaviour: wire.behaviour,
+    };
     claimed.validate(now)?;
     Ok(VerifiedSighting {
-        reporter: claimed.reporter.key_id(),
+        reporter,
         sighting: claimed,
     })
+}
+
+/// [`Sighting`] as it is parsed on the server: the same fields, names and
+/// rules (serde derive, unknown fields ignored; the same struct name, which
+/// serde puts in its error messages), except that the reporter key comes
+/// from [`REPORTER_KEYS`] instead of being decompressed again.
+mod wire {
+    use super::{Behaviour, CachedKey, DeviceType};
+
+    #[derive(serde::Deserialize)]
+    pub(super) struct Sighting {
+        pub version: u32,
+        pub nonce: String,
+        pub sent_at: i64,
+        pub window_start: i64,
+        pub window_hours: u32,
+        pub reporter: CachedKey,
+        pub device: DeviceType,
+        pub behaviour: Behaviour,
+    }
+}
+use wire::Sighting as WireSighting;
+
+/// A reporter's key and its id.
+struct CachedKey(PublicKey, KeyId);
+
+impl<'de> Deserialize<'de> for CachedKey {
+    /// The same checks and messages as `PublicKey`'s own `Deserialize`.
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        if s.len() > 64 {
+            return Err(serde::de::Error::custom("public key too long"));
+        }
+        let bytes = crate::b64::decode(&s).map_err(serde::de::Error::custom)?;
+        reporter_key(&bytes).map_err(serde::de::Error::custom)
+    }
+}
+
+type KeyCache = LruCache<[u8; 32], (PublicKey, KeyId)>;
+
+/// How many reporters' keys are kept decompressed (about 400 bytes each).
+pub const REPORTER_KEY_CACHE: usize = 16_384;
+
+/// Decompressed reporter keys by their 32 bytes, least recently used out
+/// first. Routers send sightings again and again, and decompressing a key
+/// (a field exponentiation), checking it is not weak and hashing its id is
+/// about a tenth of the cost of a sighting. Only keys that passed
+/// [`PublicKey::from_bytes`] are kept, and the value is a function of the
+/// bytes alone, so nothing an attacker sends can change what a key means;
+/// a flood of fresh keys only costs what every key cost without the cache.
+static REPORTER_KEYS: LazyLock<Mutex<KeyCache>> =
+    LazyLock::new(|| Mutex::new(LruCache::new(REPORTER_KEY_CACHE)));
+
+fn reporter_key(bytes: &[u8]) -> Result<CachedKey, KeyError> {
+    let arr: [u8; 32] = bytes.try_into().map_err(|_| KeyError::BadPublicKey)?;
+    let cache = || REPORTER_KEYS.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((key, id)) = cache().get(&arr) {
+        return Ok(CachedKey(*key, id.clone()));
+    }
+    let key = PublicKey::from_bytes(&arr)?;
+    let id = key.key_id();
+    cache().insert(arr, (key, id.clone()));
+    Ok(CachedKey(key, id))
 }
 
 #[cfg(test)]
@@ -779,5 +857,207 @@ mod tests {
         for junk in [&b"{}"[..], b"[]", b"\x00\x01", b"{\"payloadType\":1}"] {
             assert!(open_sighting(junk, now).is_err());
         }
+    }
+
+    /// The group order ℓ, little-endian.
+    const ELL: [u8; 32] = [
+        0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde,
+        0x14, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
+    ];
+
+    /// `s + ℓ` (little-endian; no overflow for a reduced `s`).
+    fn plus_ell(s: &[u8]) -> [u8; 32] {
+        let mut out = [0u8; 32];
+        let mut carry = 0u16;
+        for i in 0..32 {
+            let v = u16::from(s[i]) + u16::from(ELL[i]) + carry;
+            out[i] = v as u8;
+            carry = v >> 8;
+        }
+        assert_eq!(carry, 0);
+        out
+    }
+
+    fn envelope_of(body: &[u8]) -> Envelope {
+        Envelope::from_slice(body, MAX_SIGHTING_BYTES).unwrap()
+    }
+
+    #[test]
+    fn refuses_non_canonical_s_like_verify_strict() {
+        use curve25519_dalek::Scalar;
+        let now = DETECTED_NS / 1_000_000_000 + 60;
+        let (_, _, body) = signed(now);
+        let good = envelope_of(&body);
+        assert!(open_sighting_envelope(&good, now).is_ok());
+        let mut bad = good.clone();
+        let s = plus_ell(&good.signatures[0].sig[32..]);
+        // The same scalar mod ℓ: only the encoding check tells them apart.
+        assert_eq!(
+            Scalar::from_bytes_mod_order(s),
+            Scalar::from_bytes_mod_order(good.signatures[0].sig[32..].try_into().unwrap())
+        );
+        bad.signatures[0].sig[32..].copy_from_slice(&s);
+        assert!(matches!(
+            open_sighting_envelope(&bad, now),
+            Err(SightingError::Envelope(EnvelopeError::NoValidSignature))
+        ));
+        // A forged payload, for comparison, and the good one still passes after both.
+        let mut forged = good.clone();
+        forged.signatures[0].sig[0] ^= 1;
+        assert!(matches!(
+            open_sighting_envelope(&forged, now),
+            Err(SightingError::Envelope(EnvelopeError::NoValidSignature))
+        ));
+        assert!(open_sighting_envelope(&good, now).is_ok());
+    }
+
+    #[test]
+    fn refuses_small_order_reporter_key_every_time() {
+        // The identity point as a key: R = identity, S = 0 satisfies the
+        // plain equation [S]B = R + [k]A for every message, so only the
+        // weak-key check refuses it.
+        let now = DETECTED_NS / 1_000_000_000 + 60;
+        let (_, s, _) = signed(now);
+        let mut weak = [0u8; 32];
+        weak[0] = 1;
+        let mut doc = serde_json::to_value(&s).unwrap();
+        doc["reporter"] = crate::b64::encode(&weak).into();
+        let payload = serde_json::to_vec(&doc).unwrap();
+        let mut sig = vec![0u8; 64];
+        sig[0] = 1;
+        let env = Envelope {
+            payload_type: PAYLOAD_SIGHTING.into(),
+            payload,
+            signatures: vec![crate::envelope::Signature {
+                keyid: KeyId::parse(&crate::sha256_hex(&weak)).unwrap(),
+                sig,
+            }],
+        };
+        // Twice: a refused key is never cached as if it were good.
+        for _ in 0..2 {
+            match open_sighting_envelope(&env, now) {
+                Err(SightingError::Malformed(e)) => {
+                    assert!(e.to_string().contains("not a valid Ed25519 key"), "{e}")
+                }
+                other => panic!("weak key not refused: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn refuses_r_with_a_torsion_component_like_verify_strict() {
+        // R' = [r]B + T (T of order 2), S = r + k·a: the cofactored equation
+        // holds, and so does a batch equation whose random coefficient is
+        // even; verify_strict's exact equation does not, so it is refused.
+        use curve25519_dalek::constants::ED25519_BASEPOINT_POINT as B;
+        use curve25519_dalek::edwards::CompressedEdwardsY;
+        use curve25519_dalek::traits::IsIdentity as _;
+        use curve25519_dalek::Scalar;
+        use sha2::Sha512;
+
+        let now = DETECTED_NS / 1_000_000_000 + 60;
+        let seed = [9u8; 32];
+        let key = KeyPair::from_seed(seed);
+        let s = Sighting::from_parts(MAC, &ips(), &identity(), &scan_alert(), &key, now).unwrap();
+        let payload = serde_json::to_vec(&s).unwrap();
+        let msg = crate::envelope::pae(PAYLOAD_SIGHTING, &payload);
+        let h = Sha512::digest(seed);
+        let a = Scalar::from_bytes_mod_order(curve25519_dalek::scalar::clamp_integer(
+            h[..32].try_into().unwrap(),
+        ));
+        let big_a = a * B;
+        assert_eq!(big_a.compress().to_bytes(), key.public().to_bytes());
+        let mut t2 = [0xffu8; 32];
+        t2[0] = 0xec;
+        t2[31] = 0x7f;
+        let t = CompressedEdwardsY(t2).decompress().unwrap();
+        assert!(t.is_small_order() && !t.is_identity());
+        let r = Scalar::from_bytes_mod_order([3; 32]);
+        let big_r = r * B + t;
+        assert!(!big_r.is_small_order() && !big_r.is_torsion_free());
+        let r_bytes = big_r.compress().to_bytes();
+        let mut hk = Sha512::new();
+        hk.update(r_bytes);
+        hk.update(big_a.compress().as_bytes());
+        hk.update(&msg);
+        let k = Scalar::from_bytes_mod_order_wide(&hk.finalize().into());
+        let s_scalar = r + k * a;
+        let residual = s_scalar * B - big_r - k * big_a;
+        assert!(!residual.is_identity() && residual.mul_by_cofactor().is_identity());
+        let mut sig = r_bytes.to_vec();
+        sig.extend_from_slice(s_scalar.as_bytes());
+        let env = Envelope {
+            payload_type: PAYLOAD_SIGHTING.into(),
+            payload,
+            signatures: vec![crate::envelope::Signature {
+                keyid: key.key_id(),
+                sig,
+            }],
+        };
+        assert!(matches!(
+            open_sighting_envelope(&env, now),
+            Err(SightingError::Envelope(EnvelopeError::NoValidSignature))
+        ));
+        // The honest signature of the same payload passes.
+        let honest = Envelope::sign_bytes(PAYLOAD_SIGHTING, env.payload.clone(), &[&key]);
+        assert!(open_sighting_envelope(&honest, now).is_ok());
+    }
+
+    #[test]
+    fn server_parse_of_a_sighting_is_the_same_as_the_type_s() {
+        // WireSighting (with the key cache) must accept and refuse exactly
+        // the documents Sighting's own Deserialize does, with the same words.
+        let now = DETECTED_NS / 1_000_000_000 + 60;
+        let (key, s, _) = signed(now);
+        let good = serde_json::to_value(&s).unwrap();
+        let mut docs = vec![good.to_string()];
+        let mut with = |f: &dyn Fn(&mut serde_json::Value)| {
+            let mut d = good.clone();
+            f(&mut d);
+            docs.push(d.to_string());
+        };
+        with(&|d| d["extra"] = 1.into());
+        with(&|d| {
+            d.as_object_mut().unwrap().remove("reporter");
+        });
+        with(&|d| d["reporter"] = "!!".into());
+        with(&|d| d["reporter"] = "A".repeat(65).into());
+        with(&|d| d["reporter"] = crate::b64::encode(&[7u8; 31]).into());
+        with(&|d| d["reporter"] = crate::b64::encode(&[0u8; 32]).into());
+        with(&|d| d["reporter"] = 5.into());
+        with(&|d| d["version"] = "1".into());
+        with(&|d| d["device"]["mac_prefix"] = "zz".into());
+        let dup = good.to_string().replacen(
+            "{",
+            &format!("{{\"reporter\":\"{}\",", crate::b64::encode(&[5u8; 32])),
+            1,
+        );
+        docs.push(dup);
+        docs.push("[]".into());
+        let mut oks = 0;
+        for doc in &docs {
+            let want = serde_json::from_str::<Sighting>(doc);
+            let got = serde_json::from_str::<WireSighting>(doc);
+            match (want, got) {
+                (Ok(w), Ok(g)) => {
+                    oks += 1;
+                    assert_eq!(g.reporter.0, w.reporter);
+                    assert_eq!(g.reporter.1, w.reporter.key_id());
+                    assert_eq!(
+                        (g.nonce, g.device, g.behaviour),
+                        (w.nonce, w.device, w.behaviour)
+                    );
+                }
+                (Err(w), Err(g)) => assert_eq!(w.to_string(), g.to_string(), "{doc}"),
+                (w, g) => panic!(
+                    "{doc}: Sighting {:?}, WireSighting {:?}",
+                    w.is_ok(),
+                    g.is_ok()
+                ),
+            }
+        }
+        // The good one and the one with an unknown field.
+        assert_eq!(oks, 2);
+        assert_eq!(key.public(), s.reporter);
     }
 }

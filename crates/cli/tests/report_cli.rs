@@ -436,7 +436,7 @@ fn render_with_reports_in_chromium() {
     let shot = shots.join("good-camera-with-reports.png");
     let _ = std::fs::remove_file(&shot);
     run(&[
-        "--window-size=390,3200".into(),
+        "--window-size=390,5600".into(),
         format!("--screenshot={}", shot.display()),
         url,
     ]);

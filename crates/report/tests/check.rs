@@ -199,3 +199,29 @@ fn firmware_the_model_does_not_list_is_a_warning() {
         .iter()
         .any(|p| p.path == "device.firmware_version" && p.level == Level::Warning));
 }
+
+#[test]
+fn the_page_view_carries_coverage_findings_and_scope() {
+    let r = report(POOR);
+    let (m, bytes) = model("models/poor-camera.yaml");
+    let c = check(&r, &m.model, &bytes);
+    let key = warden_report::KeyPair::from_seed([3; 32]);
+    let v = warden_report::view(&r, &c, Some(&key.key_id()));
+    assert_eq!(v.signed_by.as_deref(), Some(key.key_id().as_str()));
+    assert_eq!(v.findings.len(), c.findings.len());
+    assert_eq!(
+        v.findings
+            .iter()
+            .filter(|f| f.out_of_scope.is_some())
+            .count(),
+        c.findings.iter().filter(|f| !f.in_declared_scope()).count()
+    );
+    assert_eq!(
+        (v.threats_tested, v.threats_total),
+        (c.threats.tested, c.threats.total)
+    );
+    assert_eq!(v.tested_clean, ["P2P cloud relay"]);
+    assert_eq!(v.not_tested, ["UART console (115200 baud, root shell)"]);
+    let unsigned = warden_report::view(&report(GOOD), &c, None);
+    assert!(unsigned.signed_by.is_none());
+}

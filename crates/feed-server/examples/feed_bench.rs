@@ -217,6 +217,8 @@ async fn ingest(db: &str) -> anyhow::Result<()> {
             clock: Arc::new(move || t_now),
         });
         let router = api::router(state);
+        // `perf record -p` can attach here, after the signing.
+        eprintln!("sending {} batches...", bodies.len());
         cpu0 = cpu_secs();
         let start = Instant::now();
         let mut ok = 0u64;

@@ -335,31 +335,33 @@ async fn post_batch(State(st): State<Arc<AppState>>, req: Request) -> Result<Res
     limit(&st, &network, now)?;
     let (parts, body) = req.into_parts();
     let bytes = read_body(body, &parts.headers, MAX_BATCH_BYTES).await?;
-    let items: Vec<Box<serde_json::value::RawValue>> =
-        serde_json::from_slice(&bytes).map_err(|e| {
-            ApiError(
-                StatusCode::BAD_REQUEST,
-                format!("batch must be a JSON array of envelopes: {e}"),
-            )
-        })?;
-    if items.len() > MAX_BATCH {
-        return Err(ApiError(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!(
-                "batch has {} envelopes, more than the limit of {MAX_BATCH}",
-                items.len()
-            ),
-        ));
-    }
-    if items.is_empty() {
-        return Err(ApiError(StatusCode::BAD_REQUEST, "batch is empty".into()));
-    }
     // Up to 500 signature checks (~50 us each): off the async workers, so a
     // batch never stalls other requests, and batches verify on every core.
+    // The envelopes are parsed there too, borrowed from the body (no copy
+    // of each envelope's text).
     let (mut results, to_store, slots) = tokio::task::spawn_blocking(move || {
+        let items: Vec<&serde_json::value::RawValue> =
+            serde_json::from_slice(&bytes).map_err(|e| {
+                ApiError(
+                    StatusCode::BAD_REQUEST,
+                    format!("batch must be a JSON array of envelopes: {e}"),
+                )
+            })?;
+        if items.len() > MAX_BATCH {
+            return Err(ApiError(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!(
+                    "batch has {} envelopes, more than the limit of {MAX_BATCH}",
+                    items.len()
+                ),
+            ));
+        }
+        if items.is_empty() {
+            return Err(ApiError(StatusCode::BAD_REQUEST, "batch is empty".into()));
+        }
         let mut results: Vec<ItemResult> = Vec::with_capacity(items.len());
-        let mut to_store = Vec::new();
-        let mut slots = Vec::new();
+        let mut to_store = Vec::with_capacity(items.len());
+        let mut slots = Vec::with_capacity(items.len());
         for raw in &items {
             match verify(raw.get().as_bytes(), now).and_then(|v| new_sighting(&v, &network)) {
                 Ok(ns) => {
@@ -376,7 +378,7 @@ async fn post_batch(State(st): State<Arc<AppState>>, req: Request) -> Result<Res
                 }),
             }
         }
-        (results, to_store, slots)
+        Ok((results, to_store, slots))
     })
     .await
     .map_err(|e| {
@@ -384,7 +386,7 @@ async fn post_batch(State(st): State<Arc<AppState>>, req: Request) -> Result<Res
             StatusCode::INTERNAL_SERVER_ERROR,
             format!("verification task failed: {e}"),
         )
-    })?;
+    })??;
     if !to_store.is_empty() {
         let out = st.store.ingest(&to_store, now, &st.ingest_params()).await?;
         for (slot, o) in slots.into_iter().zip(out) {
@@ -545,4 +547,127 @@ async fn get_audit(
         .audit(q.after.unwrap_or(0), q.limit.unwrap_or(100).clamp(1, 1000))
         .await?;
     Ok(Json(json!({ "entries": entries })).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use warden_feed::{Behaviour, BehaviourKind, DeviceType, KeyPair, MacPrefix, Sighting};
+
+    const NOW: i64 = 1_800_001_800;
+
+    fn signed(seed: u8) -> Envelope {
+        let key = KeyPair::from_seed([seed; 32]);
+        Sighting {
+            version: 1,
+            nonce: format!("{:032x}", u128::from(seed) << 64 | 0xfeed),
+            sent_at: NOW,
+            window_start: NOW - NOW.rem_euclid(3600),
+            window_hours: 1,
+            reporter: key.public(),
+            device: DeviceType {
+                mac_prefix: "00:17:88/24".parse::<MacPrefix>().unwrap(),
+                vendor: Some("Acme".into()),
+                model: Some("Cam X1".into()),
+                firmware: Some("1.0.3".into()),
+                fingerprint: "ab".repeat(32),
+            },
+            behaviour: Behaviour {
+                kind: BehaviourKind::Flood,
+                peak_pps_bucket: 1024,
+                targets_bucket: 1,
+                ports: vec![80],
+            },
+        }
+        .sign(&key)
+    }
+
+    /// `s + ℓ`, little-endian: the same scalar mod ℓ, not its canonical encoding.
+    fn plus_ell(s: &mut [u8]) {
+        const ELL: [u8; 32] = [
+            0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9,
+            0xde, 0x14, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
+        ];
+        let mut carry = 0u16;
+        for (b, l) in s.iter_mut().zip(ELL) {
+            let v = u16::from(*b) + u16::from(l) + carry;
+            *b = v as u8;
+            carry = v >> 8;
+        }
+        assert_eq!(carry, 0);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn batch_refuses_forged_weak_key_and_non_canonical_s_each_in_place() {
+        use tower::ServiceExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::sqlite::SqliteStore::open(dir.path().join("f.db"))
+            .await
+            .unwrap();
+        let store: Arc<dyn Store> = Arc::new(store);
+        let state = Arc::new(AppState {
+            store: store.clone(),
+            limiter: RequestLimiter::new(1000),
+            listing: ListingConfig::default(),
+            curators: Curators::default(),
+            tagger: NetworkTagger::from_secret([42; 32]),
+            trusted_proxies: vec![],
+            clock: Arc::new(|| NOW),
+        });
+        let app = router(state);
+
+        let mut forged = signed(2);
+        forged.signatures[0].sig[5] ^= 0x40;
+        // The identity point as the reporter key, R = identity and S = 0:
+        // the plain equation holds for any message; only the weak-key check refuses it.
+        let mut weak_key = [0u8; 32];
+        weak_key[0] = 1;
+        let mut weak = signed(3);
+        let mut doc: serde_json::Value = serde_json::from_slice(&weak.payload).unwrap();
+        use base64::Engine as _;
+        doc["reporter"] = base64::engine::general_purpose::STANDARD
+            .encode(weak_key)
+            .into();
+        weak.payload = serde_json::to_vec(&doc).unwrap();
+        weak.signatures[0].sig = [&[1u8][..], &[0u8; 63][..]].concat();
+        let mut non_canonical = signed(4);
+        plus_ell(&mut non_canonical.signatures[0].sig[32..]);
+        let envs = [signed(1), forged, weak, non_canonical, signed(5)];
+        let body = format!(
+            "[{}]",
+            envs.iter()
+                .map(|e| String::from_utf8(e.to_vec()).unwrap())
+                .collect::<Vec<_>>()
+                .join(",")
+        );
+
+        let mut req = axum::http::Request::post("/v1/sightings/batch")
+            .body(Body::from(body))
+            .unwrap();
+        req.extensions_mut()
+            .insert(ConnectInfo("192.0.2.9:1".parse::<SocketAddr>().unwrap()));
+        let resp = app.oneshot(req).await.unwrap();
+        assert_eq!(resp.status(), StatusCode::ACCEPTED);
+        let bytes = http_body_util::BodyExt::collect(resp.into_body())
+            .await
+            .unwrap()
+            .to_bytes();
+        let json: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        let statuses: Vec<u64> = json["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["status"].as_u64().unwrap())
+            .collect();
+        assert_eq!(statuses, vec![202, 401, 400, 401, 202], "{json}");
+        assert_eq!(
+            (json["accepted"].as_u64(), json["refused"].as_u64()),
+            (Some(2), Some(3))
+        );
+        assert!(json["results"][2]["error"]
+            .as_str()
+            .unwrap()
+            .contains("not a valid Ed25519 key"));
+        assert_eq!(store.counts().await.unwrap().sightings, 2);
+    }
 }

@@ -10,6 +10,7 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use lettre::message::{header::ContentType, Mailbox};
 use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{Message, SmtpTransport, Transport};
 use warden_dashboard::i18n::Catalog;
 use warden_pipeline::SmtpConfig;
@@ -77,9 +78,24 @@ pub fn transport(cfg: &SmtpConfig) -> Result<(SmtpTransport, Mailbox, Vec<Mailbo
         .iter()
         .map(|t| t.parse().with_context(|| format!("[run.smtp] to: {t:?}")))
         .collect::<Result<Vec<Mailbox>>>()?;
+    // The public web roots, plus the owner's certificate for a server
+    // with a self-made one.
+    let mut tls = TlsParameters::builder(cfg.server.clone());
+    if !cfg.ca.is_empty() {
+        let pem =
+            std::fs::read(&cfg.ca).with_context(|| format!("[run.smtp] ca = {:?}", cfg.ca))?;
+        tls = tls.add_root_certificate(
+            Certificate::from_pem(&pem).with_context(|| format!("[run.smtp] ca = {:?}", cfg.ca))?,
+        );
+    }
     let builder = match cfg.security.as_str() {
-        "starttls" => SmtpTransport::starttls_relay(&cfg.server)?.port(nonzero(cfg.port, 587)),
-        "tls" => SmtpTransport::relay(&cfg.server)?.port(nonzero(cfg.port, 465)),
+        "starttls" => SmtpTransport::builder_dangerous(&cfg.server)
+            .port(nonzero(cfg.port, 587))
+            // Required: no login or mail unless the upgrade succeeds.
+            .tls(Tls::Required(tls.build_rustls()?)),
+        "tls" => SmtpTransport::builder_dangerous(&cfg.server)
+            .port(nonzero(cfg.port, 465))
+            .tls(Tls::Wrapper(tls.build_rustls()?)),
         "none" if is_loopback(&cfg.server) => {
             SmtpTransport::builder_dangerous(&cfg.server).port(nonzero(cfg.port, 25))
         }

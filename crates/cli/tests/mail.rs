@@ -1,8 +1,9 @@
 //! Warnings by e-mail, end to end: `warden run` replays a simulated
 //! household with `[run] language = "de"` and `[run.smtp]` pointing at a
 //! real SMTP server on loopback (the mailin crate's protocol state
-//! machine, AUTH PLAIN allowed without TLS as loopback is), logging in
-//! with the credentials file. Each incident arrives once, in German.
+//! machine with STARTTLS over rustls on a throwaway certificate; AUTH only
+//! after the upgrade), trusting that certificate through `ca` and logging
+//! in with the credentials file. Each incident arrives once, in German.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{IpAddr, TcpListener};
@@ -63,8 +64,29 @@ impl Handler for Collect {
     }
 }
 
-/// Serves SMTP on a loopback port until the test ends.
-fn smtp_server() -> (u16, Arc<Mutex<Received>>) {
+/// Anything a session can be served over: the TCP stream, then TLS.
+trait Conn: std::io::Read + Write + Send {}
+impl<T: std::io::Read + Write + Send> Conn for T {}
+
+/// Serves SMTP with STARTTLS on a loopback port until the test ends; AUTH
+/// is offered only after the upgrade. Returns the port, what arrived, and
+/// the server certificate (PEM) for the client to trust.
+fn smtp_server() -> (u16, Arc<Mutex<Received>>, String) {
+    let made = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).unwrap();
+    let cert_pem = made.cert.pem();
+    let tls = Arc::new(
+        rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![made.cert.der().clone()],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(made.signing_key.serialize_der().into()),
+        )
+        .unwrap(),
+    );
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let got = Arc::new(Mutex::new(Received::default()));
@@ -77,36 +99,49 @@ fn smtp_server() -> (u16, Arc<Mutex<Received>>) {
                 data: Vec::new(),
                 from: String::new(),
             };
+            let tls = tls.clone();
             std::thread::spawn(move || {
                 let mut builder = SessionBuilder::new("mail.test");
-                builder
-                    .enable_auth(AuthMechanism::Plain)
-                    .insecure_enable_plaintext_auth();
+                builder.enable_start_tls().enable_auth(AuthMechanism::Plain);
                 let mut session = builder.build(conn.peer_addr().unwrap().ip(), handler);
-                let mut out = conn.try_clone().unwrap();
-                session.greeting().write_to(&mut out).unwrap();
-                let mut reader = BufReader::new(conn);
-                let mut line = Vec::new();
+                let mut stream: Box<dyn Conn> = Box::new(conn);
+                session.greeting().write_to(&mut stream).unwrap();
                 loop {
-                    line.clear();
-                    if reader.read_until(b'\n', &mut line).unwrap_or(0) == 0 {
-                        break;
-                    }
-                    let r = session.process(&line);
-                    match r.action {
-                        Action::NoReply => {}
-                        Action::Reply => r.write_to(&mut out).unwrap(),
-                        Action::Close | Action::UpgradeTls => {
-                            let _ = r.write_to(&mut out);
-                            break;
+                    let mut reader = BufReader::new(stream);
+                    let mut line = Vec::new();
+                    loop {
+                        line.clear();
+                        if reader.read_until(b'\n', &mut line).unwrap_or(0) == 0 {
+                            return;
                         }
+                        let r = session.process(&line);
+                        let out = reader.get_mut();
+                        match r.action {
+                            Action::NoReply => {}
+                            Action::Reply => r.write_to(out).unwrap(),
+                            Action::Close => {
+                                let _ = r.write_to(out);
+                                return;
+                            }
+                            Action::UpgradeTls => {
+                                r.write_to(out).unwrap();
+                                out.flush().unwrap();
+                                break;
+                            }
+                        }
+                        out.flush().unwrap();
                     }
-                    out.flush().unwrap();
+                    // The client waits for our 220 before its handshake, so
+                    // nothing is left in the reader's buffer.
+                    assert!(reader.buffer().is_empty());
+                    let server = rustls::ServerConnection::new(tls.clone()).unwrap();
+                    stream = Box::new(rustls::StreamOwned::new(server, reader.into_inner()));
+                    session.tls_active();
                 }
             });
         }
     });
-    (port, got)
+    (port, got, cert_pem)
 }
 
 /// Decodes RFC 2047 B-words (what lettre writes for a non-ASCII subject).
@@ -161,7 +196,9 @@ fn parse(raw: &str) -> (String, String, String) {
 #[test]
 fn each_incident_is_mailed_once_in_german_through_a_real_smtp_server() {
     let dir = tempfile::tempdir().unwrap();
-    let (port, got) = smtp_server();
+    let (port, got, server_cert) = smtp_server();
+    let ca = dir.path().join("mail-server.pem");
+    std::fs::write(&ca, server_cert).unwrap();
     let creds = dir.path().join("smtp-login");
     std::fs::write(&creds, "warden\ncorrect horse\n").unwrap();
     use std::os::unix::fs::PermissionsExt;
@@ -171,9 +208,10 @@ fn each_incident_is_mailed_once_in_german_through_a_real_smtp_server() {
         &config,
         format!(
             "[run]\nlanguage = \"de\"\n\n[run.smtp]\nserver = \"127.0.0.1\"\nport = {port}\n\
-             security = \"none\"\nfrom = \"warden@router.test\"\nto = [\"familie@home.test\"]\n\
-             credentials = \"{}\"\n",
-            creds.display()
+             security = \"starttls\"\nfrom = \"warden@router.test\"\nto = [\"familie@home.test\"]\n\
+             credentials = \"{}\"\nca = \"{}\"\n",
+            creds.display(),
+            ca.display()
         ),
     )
     .unwrap();
@@ -218,7 +256,8 @@ fn each_incident_is_mailed_once_in_german_through_a_real_smtp_server() {
     );
     let got = got.lock().unwrap().clone();
     assert_eq!(got.messages.len(), incidents.len(), "{log}");
-    // Logged in with the file's credentials, every time.
+    // Logged in with the file's credentials, every time (the server
+    // offers AUTH only after STARTTLS, so the upgrade happened).
     assert!(!got.logins.is_empty());
     assert!(got
         .logins

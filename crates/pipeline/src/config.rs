@@ -154,6 +154,9 @@ pub struct SmtpConfig {
     /// A file with the user name on its first line and the password on its
     /// second ("" = no login). Kept out of the configuration file on purpose.
     pub credentials: String,
+    /// A PEM file of a certificate to trust for the server besides the
+    /// public web roots (a self-made one); "" = none.
+    pub ca: String,
 }
 
 impl Default for SmtpConfig {
@@ -165,6 +168,7 @@ impl Default for SmtpConfig {
             from: String::new(),
             to: Vec::new(),
             credentials: String::new(),
+            ca: String::new(),
         }
     }
 }

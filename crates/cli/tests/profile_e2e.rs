@@ -166,6 +166,9 @@ fn a_profile_is_learned_for_a_device_without_one_and_proposed_to_the_owner() {
     std::fs::write(&config, "[profiles]\nmodels = \"\"\nmud_dir = \"\"\n").unwrap();
     let db = dir.path().join("warden.db");
     let mut guard = Guard::start_with(&lab, db.clone(), &["--config", config.to_str().unwrap()]);
+    // The capture opens after the guard says it started: give it a moment,
+    // or the first lookup is never seen.
+    std::thread::sleep(Duration::from_secs(1));
     let other = inet_extra(2);
     let _servers = [
         TcpServer::start(&lab.inet, sa(INET_IP, 443)),
@@ -186,10 +189,23 @@ fn a_profile_is_learned_for_a_device_without_one_and_proposed_to_the_owner() {
     assert!(tcp_connects(&lab.dev, sa(&other, 443)));
     std::thread::sleep(Duration::from_millis(1500));
     guard.assert_running();
+    let guard_log = guard.log();
     let status = guard.stop();
     assert!(status.success(), "warden run exited with {status}");
 
-    let yaml = warden_device(&db, &["profile", DEV_MAC, "--learned"]);
+    let learned = std::process::Command::new(env!("CARGO_BIN_EXE_warden"))
+        .args(["device", "profile", DEV_MAC, "--learned", "--db"])
+        .arg(&db)
+        .output()
+        .unwrap();
+    assert!(
+        learned.status.success(),
+        "{}\n{}\n{:?}",
+        String::from_utf8_lossy(&learned.stderr),
+        warden_device(&db, &["show", DEV_MAC]),
+        guard_log
+    );
+    let yaml = String::from_utf8(learned.stdout).unwrap();
     let proposal = warden_model::load(yaml.as_bytes())
         .unwrap_or_else(|e| panic!("the proposal is not a valid model: {e}\n{yaml}"));
     let flows = &proposal.model.network.flows;
@@ -213,4 +229,88 @@ fn a_profile_is_learned_for_a_device_without_one_and_proposed_to_the_owner() {
     let show = warden_device(&db, &["show", DEV_MAC]);
     let doc: serde_json::Value = serde_json::from_str(&show).unwrap();
     assert_eq!(doc["profile_mapping"]["source"], "learned", "{show}");
+}
+
+/// A real camera's capture (IoT Sentinel, D-Link DCS-935L) replayed through
+/// the guard with a catalog of threat models: the camera is identified,
+/// matched to its model, its undeclared flows raise one profile-violation,
+/// and the dry run prints its profile's rules with the address the
+/// capture's resolver gave it for its cloud name. No root needed.
+#[test]
+fn a_replayed_camera_is_matched_to_its_threat_model_and_held_to_it() {
+    let capture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/data/iot-sentinel/D-LinkCam/Setup-A-1-STA.pcap");
+    assert!(capture.exists(), "missing {}", capture.display());
+    let dir = tempfile::tempdir().unwrap();
+    let models = dir.path().join("models");
+    std::fs::create_dir(&models).unwrap();
+    std::fs::write(
+        models.join("dlink-dcs935l.yaml"),
+        "format_version: 1
+identity:
+  vendor: D-Link
+  model: DCS-935L
+network:
+  flows:
+    - {direction: from_device, protocol: tcp, port: 443, dns_name: signal.mydlink.com, purpose: cloud}
+    - {direction: from_device, protocol: udp, port: 123, dns_name: ntp1.dlink.com, purpose: clock}
+    - {direction: from_device, protocol: udp, port: 53, class: local_networks, purpose: DNS}
+",
+    )
+    .unwrap();
+    let config = dir.path().join("warden.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[profiles]\nmodels = {:?}\nmud_dir = \"\"\n",
+            models.to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let db = dir.path().join("warden.db");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_warden"))
+        .args(["run", "--replay"])
+        .arg(&capture)
+        .args(["--dry-run", "--router-addr", "10.10.10.1", "--config"])
+        .arg(&config)
+        .arg("--db")
+        .arg(&db)
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    let script = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{log}");
+    let cam = "b0:c5:54:25:5b:0e";
+    assert!(
+        log.contains(&format!("{cam}: network profile D-Link DCS-935L (model)")),
+        "{log}"
+    );
+    // The dry run holds the camera to its profile: its chain, and the set
+    // of its cloud name with the address the resolver gave it.
+    assert!(script.contains("chain pf_b0c554255b0e"), "{script}");
+    let set = script
+        .split("set pn4_b0c554255b0e_0 {")
+        .nth(1)
+        .and_then(|s| s.split('}').next())
+        .unwrap_or_else(|| panic!("no set for signal.mydlink.com:\n{script}"));
+    assert!(set.contains("timeout"), "{set}");
+    // Undeclared flows (mDNS, SSDP, the phone opening its web page): one
+    // incident, one alert.
+    let show = warden_device(&db, &["show", cam]);
+    let doc: serde_json::Value = serde_json::from_str(&show).unwrap();
+    let alerts: Vec<&serde_json::Value> = doc["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["kind"] == "profile-violation")
+        .collect();
+    assert_eq!(alerts.len(), 1, "{show}");
+    // Devices without a model in the catalog are not held to anything.
+    assert!(
+        script
+            .lines()
+            .filter(|l| l.trim_start().starts_with("chain pf_"))
+            .all(|l| l.contains("pf_b0c554255b0e")),
+        "{script}"
+    );
 }

@@ -21,6 +21,8 @@
 //!   fixtures, each as YAML and as JSON.
 //! - `mud_import`: the public MUD file of the profile tests and the example
 //!   models exported as MUD files.
+//! - `report_parse`: the example test reports, as YAML and JSON, and a
+//!   skeleton of a shipped model.
 //! - `mud_signature`: the real openssl signatures and signer certificates
 //!   of the profile tests (crates/profile/tests/mud/sig).
 
@@ -647,6 +649,35 @@ fn mud_signature_seeds(root: &Path, corpus: &mut Corpus) {
     }
 }
 
+/// `report_parse`: the example test reports (reports/), each as written
+/// (YAML) and as warden writes it in JSON, and each as a skeleton of a shipped model.
+fn report_seeds(root: &Path, corpus: &mut Corpus) {
+    let Ok(dir) = std::fs::read_dir(root.join("reports")) else {
+        return;
+    };
+    let mut files: Vec<PathBuf> = dir.flatten().map(|e| e.path()).collect();
+    files.sort();
+    for path in files {
+        let Ok(bytes) = std::fs::read(&path) else {
+            continue;
+        };
+        corpus.add(&bytes);
+        if let Ok(r) = warden_report::load(&bytes) {
+            corpus.add(warden_report::to_json(&r).as_bytes());
+        }
+    }
+    let model_bytes = include_bytes!("../../models/poor-camera.yaml");
+    if let Ok(m) = warden_model::load(model_bytes) {
+        let date = "2026-01-01"
+            .parse::<warden_model::model::Date>()
+            .map(|d| d.0);
+        if let Ok(date) = date {
+            let skeleton = warden_report::skeleton(&m.model, model_bytes, date);
+            corpus.add(warden_report::to_yaml(&skeleton).as_bytes());
+        }
+    }
+}
+
 fn main() {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut args = std::env::args_os().skip(1);
@@ -693,6 +724,8 @@ fn main() {
     mud_seeds(&manifest.join(".."), &mut mud_c);
     let mut mud_sig_c = Corpus::new(&out_dir, "mud_signature");
     mud_signature_seeds(&manifest.join(".."), &mut mud_sig_c);
+    let mut report_c = Corpus::new(&out_dir, "report_parse");
+    report_seeds(&manifest.join(".."), &mut report_c);
     for c in [
         &decode_c,
         &pipeline_c,
@@ -702,6 +735,7 @@ fn main() {
         &model_c,
         &mud_c,
         &mud_sig_c,
+        &report_c,
     ] {
         println!(
             "{}: {} seeds, {} bytes",

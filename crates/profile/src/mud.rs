@@ -398,7 +398,11 @@ fn flow_of(ace: &Value, from_device: bool) -> Result<Flow, String> {
     };
     let src = port_of(l4.and_then(|l| l.get("source-port")))?;
     let dst = port_of(l4.and_then(|l| l.get("destination-port")))?;
+    // RFC 8520 defines direction-initiated for TCP only; on UDP it is
+    // ignored (export never writes it there, so reading it would not
+    // round-trip: found by the mud_import fuzz target).
     let initiated = l4
+        .filter(|_| protocol == Protocol::Tcp)
         .and_then(|l| {
             l.get("ietf-mud:direction-initiated")
                 .or_else(|| l.get("direction-initiated"))

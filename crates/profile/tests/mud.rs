@@ -206,3 +206,33 @@ fn tcp_says_who_opens_even_without_a_port() {
     let back = import(serde_json::to_string(&file).unwrap().as_bytes()).unwrap();
     assert_eq!(keys(&back.network), keys(&network));
 }
+
+#[test]
+fn direction_initiated_on_udp_is_ignored_so_imports_round_trip() {
+    // Found by the mud_import fuzz target: RFC 8520 defines
+    // direction-initiated for TCP only. Read on UDP, a portless "to-device"
+    // UDP entry imported as to-device, and its export imported back as
+    // from-device.
+    let udp = ace(
+        "u",
+        serde_json::json!({
+            "ietf-mud:mud": {"local-networks": [null]},
+            "ipv4": {"protocol": 17},
+            "udp": {"ietf-mud:direction-initiated": "to-device"}
+        }),
+        "accept",
+    );
+    let first = import(&mud_with("ietf-access-control-list:acls", vec![udp])).unwrap();
+    assert_eq!(keys(&first.network).len(), 1);
+    assert_eq!(first.network.flows[0].direction, Direction::FromDevice);
+    let file = export(
+        &first.network,
+        "https://x.example/m",
+        "v",
+        "m",
+        "s",
+        "2026-01-01T00:00:00Z",
+    );
+    let back = import(serde_json::to_string(&file).unwrap().as_bytes()).unwrap();
+    assert_eq!(keys(&back.network), keys(&first.network));
+}

@@ -519,9 +519,9 @@ type KeyCache = LruCache<[u8; 32], (PublicKey, KeyId)>;
 pub const REPORTER_KEY_CACHE: usize = 16_384;
 
 /// Decompressed reporter keys by their 32 bytes, least recently used out
-/// first. Routers send sightings again and again, and decompressing a key
-/// (a field exponentiation), checking it is not weak and hashing its id is
-/// about a tenth of the cost of a sighting. Only keys that passed
+/// first. Routers send sightings again and again; decompressing a key (a
+/// field exponentiation, ~6 us), checking it is not weak and hashing its id
+/// for each of them is work a returning key does not need. Only keys that passed
 /// [`PublicKey::from_bytes`] are kept, and the value is a function of the
 /// bytes alone, so nothing an attacker sends can change what a key means;
 /// a flood of fresh keys only costs what every key cost without the cache.

@@ -16,10 +16,25 @@ pub struct Args {
     /// The guard's state database.
     #[arg(long, value_name = "FILE", default_value = "/var/lib/warden/warden.db")]
     pub db: PathBuf,
-    /// Address to listen on. Loopback by default: anything else needs a
-    /// TLS proxy in front (browsers keep the Secure cookie only over HTTPS).
+    /// Address to listen on. Loopback by default (plain HTTP there); on any
+    /// other address the dashboard serves its own TLS unless told otherwise.
     #[arg(long, value_name = "ADDR", default_value = warden_dashboard::DEFAULT_LISTEN)]
     pub listen: SocketAddr,
+    /// The guard's configuration: `[run] language` and `dashboard_tls`, and
+    /// `[profiles] models`, as `warden run` serves the dashboard with them.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Language of the advice ("en", "de"; overrides the config).
+    #[arg(long, value_name = "LANG")]
+    pub language: Option<String>,
+    /// TLS: auto (plain on loopback, a self-signed certificate elsewhere),
+    /// self-signed, off, or CERT,KEY (overrides the config).
+    #[arg(long, value_name = "MODE")]
+    pub tls: Option<String>,
+    /// A directory of threat models whose summaries are shown beside
+    /// matching devices (overrides `[profiles] models`).
+    #[arg(long, value_name = "DIR")]
+    pub models: Option<PathBuf>,
     /// The password hash file (default: the database path + `.dashboard-auth`).
     #[arg(long, value_name = "FILE")]
     pub auth_file: Option<PathBuf>,
@@ -35,9 +50,26 @@ pub fn run(args: Args) -> Result<ExitCode> {
             args.db.display()
         );
     }
+    let cfg = warden_pipeline::Config::load_or_default(args.config.as_deref())?;
     let mut config = warden_dashboard::Config::new(&args.db, args.listen);
     config.auth_file = args.auth_file;
     config.allowed_hosts = args.allow_host;
+    let language = args.language.unwrap_or(cfg.run.language);
+    // Refused here, with the languages there are, rather than at the first page.
+    config.language = warden_dashboard::i18n::Catalog::get(&language)?
+        .language
+        .to_owned();
+    config.tls = match (args.tls, &cfg.run.dashboard_tls) {
+        (Some(mode), _) => warden_dashboard::tls::Tls::parse(&mode)?,
+        (None, warden_pipeline::DashboardTls::Mode(m)) => warden_dashboard::tls::Tls::parse(m)?,
+        (None, warden_pipeline::DashboardTls::Files { cert, key }) => {
+            warden_dashboard::tls::Tls::Files {
+                cert: cert.clone(),
+                key: key.clone(),
+            }
+        }
+    };
+    config.models = Some(args.models.unwrap_or(cfg.profiles.models));
     // The same thread `warden run` starts beside the guard.
     let running = warden_dashboard::spawn(config)?;
     let stop = Arc::new(AtomicBool::new(false));

@@ -443,3 +443,33 @@ fn run_pushes_to_ntfy_as_plain_text_with_a_title() {
         "{log}"
     );
 }
+
+/// `warden dashboard` on its own takes the guard's language, TLS and models
+/// settings, and refuses ones it cannot honour before it listens.
+#[test]
+fn dashboard_refuses_an_unknown_language_or_tls_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("w.db");
+    drop(warden_state::Store::open(&db).unwrap());
+    let db = db.to_str().unwrap();
+    for (flag, value, says) in [
+        ("--language", "xx", "xx"),
+        ("--tls", "sometimes", "sometimes"),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_warden"))
+            .args([
+                "dashboard",
+                "--db",
+                db,
+                "--listen",
+                "127.0.0.1:0",
+                flag,
+                value,
+            ])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{flag} {value} was accepted");
+        assert!(err.contains(says), "{flag} {value}: {err}");
+    }
+}

@@ -1201,6 +1201,9 @@ fn load_profiles(cfg: &warden_pipeline::ProfilesConfig, store: &Store) -> Result
         sources = sources
             .with_mud_dir(&cfg.mud_dir)
             .map_err(|e| anyhow::anyhow!("the MUD directory: {e}"))?;
+        for s in sources.skipped() {
+            log(&format!("warning: MUD file not used: {s}"));
+        }
     }
     let mappings = store.profile_mappings()?;
     for (mac, m) in &mappings {

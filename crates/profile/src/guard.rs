@@ -63,6 +63,52 @@ pub struct Sources {
     mud_cache: HashMap<String, Option<Arc<Profile>>>,
     /// Catalog entry index -> its profile, made once.
     model_cache: HashMap<usize, Arc<Profile>>,
+    /// MUD index entries left out, with the reason.
+    skipped: Vec<String>,
+}
+
+/// Skipped entries named at most.
+const MAX_SKIPPED: usize = 64;
+
+/// One entry of the MUD directory's index.
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum IndexEntry {
+    File(String),
+    Signed {
+        file: String,
+        signature: String,
+        /// `sha256:HEX` of the signer's key, or its certificate's file name.
+        signer: String,
+    },
+}
+
+/// Reads a signed MUD file, checks its signature against the pinned
+/// signer, and imports it.
+fn signed_profile(
+    file: &Path,
+    signature: &Path,
+    signer: &str,
+    signer_file: Option<&Path>,
+) -> Result<Profile, String> {
+    use crate::mud_sig::{verify, PinnedSigner, MAX_SIGNATURE_BYTES};
+    let read = |p: &Path, max: usize| -> Result<Vec<u8>, String> {
+        let bytes = std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))?;
+        if bytes.len() > max {
+            return Err(format!("{}: larger than {max} bytes", p.display()));
+        }
+        Ok(bytes)
+    };
+    let pinned = match signer_file {
+        Some(cert) => PinnedSigner::from_certificate(&read(cert, MAX_SIGNATURE_BYTES)?),
+        None => PinnedSigner::from_pin(signer),
+    }
+    .map_err(|e| format!("signer: {e}"))?;
+    let mud = read(file, crate::mud::MAX_MUD_BYTES)?;
+    let sig = read(signature, MAX_SIGNATURE_BYTES)?;
+    verify(&mud, &sig, &pinned).map_err(|e| format!("signature not accepted: {e}"))?;
+    let imported = crate::mud::import(&mud).map_err(|e| format!("MUD file: {e}"))?;
+    Ok(Profile::from_model(&imported.network))
 }
 
 /// Entries of a MUD directory index at most.
@@ -84,15 +130,22 @@ impl Sources {
 
     /// Reads `dir/index.json`. File names must stay inside `dir` (no `/`,
     /// no `..`): the index must not point warden at other files.
+    ///
+    /// An entry is a file name, or `{"file", "signature", "signer"}`: then
+    /// the file is used only if its detached CMS signature (RFC 8520 s.13)
+    /// verifies against the pinned signer (`sha256:HEX` of its key, or a
+    /// certificate file in the directory). Signed files are read, checked
+    /// and imported here, once, so what was checked is what is enforced.
+    /// Entries that fail are left out and named in [`Sources::skipped`].
     pub fn with_mud_dir(mut self, dir: &Path) -> Result<Sources, String> {
         let path = dir.join(MUD_INDEX);
         let text = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
         if text.len() > crate::mud::MAX_MUD_BYTES {
             return Err(format!("{}: larger than 256 KiB", path.display()));
         }
-        let index: HashMap<String, String> =
+        let index: HashMap<String, IndexEntry> =
             serde_json::from_slice(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-        for (url, file) in index.into_iter().take(MAX_MUD_INDEX) {
+        let inside = |file: &str| -> Result<PathBuf, String> {
             if file.is_empty() || file.contains('/') || file.contains('\\') || file.starts_with('.')
             {
                 return Err(format!(
@@ -100,9 +153,42 @@ impl Sources {
                     path.display()
                 ));
             }
-            self.mud_index.insert(url, dir.join(file));
+            Ok(dir.join(file))
+        };
+        for (url, entry) in index.into_iter().take(MAX_MUD_INDEX) {
+            match entry {
+                IndexEntry::File(file) => {
+                    self.mud_index.insert(url, inside(&file)?);
+                }
+                IndexEntry::Signed {
+                    file,
+                    signature,
+                    signer,
+                } => {
+                    let (file, signature) = (inside(&file)?, inside(&signature)?);
+                    let signer_file = (!signer.starts_with("sha256:"))
+                        .then(|| inside(&signer))
+                        .transpose()?;
+                    match signed_profile(&file, &signature, &signer, signer_file.as_deref()) {
+                        Ok(profile) => {
+                            self.mud_cache.insert(url.clone(), Some(Arc::new(profile)));
+                            self.mud_index.insert(url, file);
+                        }
+                        Err(why) => {
+                            if self.skipped.len() < MAX_SKIPPED {
+                                self.skipped.push(format!("{url}: {why}"));
+                            }
+                        }
+                    }
+                }
+            }
         }
         Ok(self)
+    }
+
+    /// MUD index entries left out, each with its reason (for the log).
+    pub fn skipped(&self) -> &[String] {
+        &self.skipped
     }
 
     /// Models in the catalog and MUD URLs in the index.

@@ -310,6 +310,80 @@ fn the_owner_wins_over_a_mud_url_which_wins_over_a_matched_model() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Signed entries of the MUD index: used only when the detached CMS
+/// signature verifies against the pinned signer (a key hash or a
+/// certificate file); a changed file, another signer, or a missing
+/// signature leaves the entry out with its reason.
+#[test]
+fn signed_mud_index_entries_are_used_only_when_their_signature_verifies() {
+    let dir = std::env::temp_dir().join(format!("warden-mud-sig-dir-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let fixture = |f: &str| repo(&format!("crates/profile/tests/mud/{f}"));
+    std::fs::copy(fixture("Luminaire_150.json"), dir.join("lum.json")).unwrap();
+    let mut changed = std::fs::read(fixture("Luminaire_150.json")).unwrap();
+    let at = changed.iter().position(|&b| b == b'4').unwrap();
+    changed[at] = b'5';
+    std::fs::write(dir.join("changed.json"), changed).unwrap();
+    std::fs::copy(fixture("sig/luminaire.p256.p7s"), dir.join("lum.p7s")).unwrap();
+    std::fs::copy(fixture("sig/p256.pem"), dir.join("signer.pem")).unwrap();
+    std::fs::copy(fixture("sig/other.pem"), dir.join("other.pem")).unwrap();
+    let pin = std::fs::read_to_string(fixture("sig/pins.txt"))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("p256 ").map(str::to_owned))
+        .unwrap();
+    let entry = |file: &str, signer: &str| {
+        format!(r#"{{"file": "{file}", "signature": "lum.p7s", "signer": "{signer}"}}"#)
+    };
+    std::fs::write(
+        dir.join("index.json"),
+        format!(
+            r#"{{"https://a.example/pin": {}, "https://a.example/cert": {},
+                "https://a.example/changed": {}, "https://a.example/other": {},
+                "https://a.example/nosig": {{"file": "lum.json", "signature": "none.p7s", "signer": "{pin}"}}}}"#,
+            entry("lum.json", &pin),
+            entry("lum.json", "signer.pem"),
+            entry("changed.json", &pin),
+            entry("lum.json", "other.pem"),
+        ),
+    )
+    .unwrap();
+    let mut sources = Sources::new().with_mud_dir(&dir).unwrap();
+    // Each is "URL: reason".
+    let mut skipped: Vec<&str> = sources
+        .skipped()
+        .iter()
+        .map(|s| s.split(": ").next().unwrap())
+        .collect();
+    skipped.sort_unstable();
+    assert_eq!(
+        skipped,
+        [
+            "https://a.example/changed",
+            "https://a.example/nosig",
+            "https://a.example/other"
+        ],
+        "{:?}",
+        sources.skipped()
+    );
+    assert_eq!(sources.sizes().1, 2);
+    for url in ["https://a.example/pin", "https://a.example/cert"] {
+        let id = DeviceId {
+            mud_url: Some(url),
+            ..DeviceId::default()
+        };
+        let a = sources.resolve(Mac(DEV), &id).expect(url);
+        assert_eq!(a.profile.rules.len(), 3, "{url}");
+    }
+    let changed = DeviceId {
+        mud_url: Some("https://a.example/changed"),
+        ..DeviceId::default()
+    };
+    assert!(sources.resolve(Mac(DEV), &changed).is_none());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn a_learned_profile_names_peers_as_a_profile_can_and_stays_bounded() {
     use warden_model::model::{Direction, PeerClass};

@@ -1044,6 +1044,14 @@ pub fn run(mut args: Args) -> Result<ExitCode> {
     for (mac, assigned) in owned {
         guard.judge.assign(mac, Some(assigned));
     }
+    // The capture opens before "started" is said, so that nothing sent
+    // after it is missed: the rings hold frames until the loop reads them.
+    let live = match &args.replay {
+        Some(_) => None,
+        None => Some(warden_live::LiveCapture::open(
+            &warden_live::LiveConfig::new(args.interfaces.clone()),
+        )?),
+    };
     let active = guard.policy.active(now).count();
     log(&format!(
         "started; {active} decision(s) in force restored from {}",
@@ -1093,8 +1101,8 @@ pub fn run(mut args: Args) -> Result<ExitCode> {
     signal_hook::flag::register(signal_hook::consts::SIGINT, Arc::clone(&stop))?;
     signal_hook::flag::register(signal_hook::consts::SIGTERM, Arc::clone(&stop))?;
 
-    match &args.replay {
-        Some(path) => {
+    match (&args.replay, live) {
+        (Some(path), _) => {
             let mut source = PcapFile::open(path)?;
             let stats = source.run(&mut |f| daemon.borrow_mut().frame(&f))?;
             let mut d = daemon.borrow_mut();
@@ -1110,9 +1118,8 @@ pub fn run(mut args: Args) -> Result<ExitCode> {
                 path.display()
             ));
         }
-        None => {
-            let live_cfg = warden_live::LiveConfig::new(args.interfaces.clone());
-            let mut live = warden_live::LiveCapture::open(&live_cfg)?;
+        (None, None) => anyhow::bail!("no capture: give --interface or --replay"),
+        (None, Some(mut live)) => {
             let stats = live.run(&stop, &mut |f| daemon.borrow_mut().frame(&f), &mut |now| {
                 daemon.borrow_mut().idle(now)
             })?;

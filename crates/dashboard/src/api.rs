@@ -41,6 +41,7 @@ pub const CSRF_HEADER: &str = "x-csrf-token";
         data::FeedStatus,
         data::TrafficSeries,
         data::ThreatModelSummary,
+        data::ProfileView,
         data::TrafficPointView,
         data::DetectionMark,
         SessionInfo,

@@ -293,6 +293,66 @@ pub struct DeviceDetail {
     pub decisions: Vec<DecisionView>,
     /// Owner commands queued and not yet carried out by the guard.
     pub pending_commands: Vec<String>,
+    /// The profile the owner holds it to, or the one the guard learned and
+    /// proposes (docs/profiles.md).
+    pub profile: Option<ProfileView>,
+}
+
+/// A device's network profile as the owner set it, or as the guard
+/// learned it and proposes it.
+#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
+pub struct ProfileView {
+    /// `held` (the owner holds the device to it), `none` (the owner chose
+    /// no profile) or `proposed` (learned, not accepted yet).
+    pub state: String,
+    /// Where it came from, for people.
+    pub label: String,
+    /// What it allows, one line per rule (at most 64).
+    pub allows: Vec<String>,
+    /// Learned connections left out: internet addresses the device never
+    /// looked up by name cannot be written in a profile.
+    pub left_out: u64,
+    /// Since when (RFC 3339).
+    pub since: String,
+}
+
+/// Rules shown per profile at most.
+const MAX_PROFILE_LINES: usize = 64;
+
+fn profile_view(store: &Store, mac: Mac) -> anyhow::Result<Option<ProfileView>> {
+    let rules = |json: &str| -> Vec<String> {
+        serde_json::from_str::<warden_model::model::Network>(json)
+            .map(|n| {
+                warden_profile::Profile::from_model(&n)
+                    .rules
+                    .iter()
+                    .take(MAX_PROFILE_LINES)
+                    .map(|r| r.to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    if let Some(m) = store.profile_mapping(mac)? {
+        let state = if m.source == "none" { "none" } else { "held" };
+        return Ok(Some(ProfileView {
+            state: state.into(),
+            allows: m.network.as_deref().map(rules).unwrap_or_default(),
+            label: m.label,
+            left_out: 0,
+            since: rfc3339(m.since),
+        }));
+    }
+    Ok(store.learned_profile(mac)?.map(|l| ProfileView {
+        state: "proposed".into(),
+        label: format!(
+            "learned from {} to {}",
+            rfc3339(l.since).replace('T', " ").replace('Z', " UTC"),
+            rfc3339(l.updated).replace('T', " ").replace('Z', " UTC")
+        ),
+        allows: rules(&l.network),
+        left_out: l.unnamed,
+        since: rfc3339(l.since),
+    }))
 }
 
 /// The killswitch feed as the guard last recorded it (docs/feed-router.md).
@@ -595,7 +655,9 @@ pub fn device_in(
         .filter(|c| c.device == mac)
         .map(|c| c.command.as_str().to_owned())
         .collect();
+    let profile = profile_view(store, mac)?;
     Ok(Some(DeviceDetail {
+        profile,
         device: summary,
         next_steps: next,
         alerts: store

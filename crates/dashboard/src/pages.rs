@@ -19,7 +19,7 @@ use warden_state::OwnerCommand;
 
 use crate::auth::{random_token, same, Refusal, PRE_COOKIE, SESSION_COOKIE, SESSION_LIFETIME};
 use crate::data::{
-    self, AlertView, DeviceDetail, DeviceSummary, Status, TimelineEntry, TrafficSeries,
+    self, AlertView, DeviceDetail, DeviceSummary, ProfileView, Status, TimelineEntry, TrafficSeries,
 };
 use crate::{App, AppError};
 
@@ -84,6 +84,7 @@ pub(crate) fn routes() -> Router<Arc<App>> {
         .route("/devices/{mac}", get(device_page))
         .route("/devices/{mac}/command", post(device_command))
         .route("/devices/{mac}/name", post(device_rename))
+        .route("/devices/{mac}/profile", post(accept_profile))
         .route("/timeline", get(timeline_page))
         .route("/setup", get(setup_page).post(setup_submit))
         .route("/login", get(login_page).post(login_submit))
@@ -384,6 +385,7 @@ pub(crate) fn render_device(
                     (command_button(session, &s.mac, OwnerCommand::Quarantine, "Quarantine", "danger"))
                 }
             }
+            (profile_section(session, &s.mac, d.profile.as_ref()))
             section aria-labelledby="rename" {
                 h2 id="rename" { "Name" }
                 form method="post" action={ "/devices/" (s.mac) "/name" } {
@@ -784,6 +786,75 @@ async fn device_command(
         return Ok(not_found());
     }
     Ok(Redirect::to(&format!("/devices/{mac}?queued={}", command.as_str())).into_response())
+}
+
+/// The device's network profile: the one it is held to, or the one the
+/// guard learned, with a button to hold the device to it.
+fn profile_section(session: &Session, mac: &str, p: Option<&ProfileView>) -> Markup {
+    html! {
+        section aria-labelledby="profile" {
+            h2 id="profile" { "Network profile" }
+            @match p {
+                None => p { "None yet. warden guards this device against attacks and learns whom it talks to; a profile to accept appears here." },
+                Some(p) if p.state == "none" => p { "You chose no profile for this device." },
+                Some(p) if p.state == "held" => {
+                    p { "Held to " (p.label) " since " (p.since.replace('T', " ").replace('Z', " UTC"))
+                        ": anything else it tries is blocked and you are told. It may:" }
+                    ul { @for a in &p.allows { li { (a) } } }
+                }
+                Some(p) => {
+                    p { "warden learned what this device does (" (p.label) "). Accept it to hold the device to exactly this: anything else it tries is then blocked and you are told." }
+                    ul { @for a in &p.allows { li { (a) } } }
+                    @if p.left_out > 0 {
+                        p.muted { (p.left_out) " connection(s) to internet addresses it never looked up by name cannot be written in a profile and are not in it." }
+                    }
+                    form method="post" action={ "/devices/" (mac) "/profile" } {
+                        input type="hidden" name="csrf" value=(session.csrf);
+                        button type="submit" { "Accept this profile" }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Holds a device to the profile the guard learned for it, as
+/// `warden device profile MAC --learned --accept` does.
+async fn accept_profile(
+    State(app): State<Arc<App>>,
+    session: Session,
+    Path(mac): Path<String>,
+    Form(f): Form<CsrfForm>,
+) -> Result<Response, AppError> {
+    if !session.csrf_ok(&f.csrf) {
+        return Ok(forbidden_csrf());
+    }
+    let Some(mac) = parse_mac(&mac) else {
+        return Ok(not_found());
+    };
+    let accepted = app
+        .with_store(move |s| {
+            let Some(l) = s.learned_profile(mac)? else {
+                return Ok(false);
+            };
+            let now = data::now();
+            s.set_profile_mapping(
+                mac,
+                &warden_state::ProfileMapping {
+                    source: "learned".into(),
+                    label: format!("learned {}", l.updated),
+                    network: Some(l.network),
+                    since: now,
+                },
+            )?;
+            s.queue_command(mac, OwnerCommand::Profile, now)?;
+            Ok(true)
+        })
+        .await?;
+    if !accepted {
+        return Ok(not_found());
+    }
+    Ok(Redirect::to(&format!("/devices/{mac}?queued=profile")).into_response())
 }
 
 #[derive(Deserialize)]

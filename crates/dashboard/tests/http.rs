@@ -856,3 +856,92 @@ async fn threat_model_summaries_next_to_matching_devices() {
     assert!(dev.contains("Threat model"), "{dev}");
     assert!(dev.contains("(good-camera.yaml)"));
 }
+
+/// A profile the guard learned is proposed on the device page; accepting it
+/// (with the session's CSRF token) holds the device to it, as
+/// `warden device profile MAC --learned --accept` does, and queues the change.
+#[tokio::test]
+async fn a_learned_profile_is_proposed_and_accepted_from_the_page() {
+    let h = harness();
+    let (session, csrf) = h.set_up().await;
+    let path = format!("/devices/{EVIL}");
+    let page = h.get(&path, Some(&session)).await;
+    assert!(page.body.contains("Network profile"), "{}", page.body);
+    assert!(!page.body.contains("Accept this profile"));
+    // Nothing learned: nothing to accept.
+    let r = h
+        .post_form(
+            &format!("{path}/profile"),
+            Some(&session),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+
+    let network = r#"{"flows":[{"direction":"from_device","protocol":"tcp","port":443,"dns_name":"cloud.example.test","purpose":"seen"}]}"#;
+    Store::open(&h.db)
+        .unwrap()
+        .set_learned_profile(
+            mac(EVIL),
+            &warden_state::LearnedProfile {
+                since: now(),
+                updated: now(),
+                network: network.into(),
+                unnamed: 2,
+            },
+        )
+        .unwrap();
+    let page = h.get(&path, Some(&session)).await;
+    for needle in [
+        "Accept this profile",
+        "cloud.example.test",
+        "443",
+        "2 connection(s) to internet addresses",
+    ] {
+        assert!(page.body.contains(needle), "missing {needle:?}");
+    }
+    let api: serde_json::Value = serde_json::from_str(
+        &h.get(&format!("/api/v1/devices/{EVIL}"), Some(&session))
+            .await
+            .body,
+    )
+    .unwrap();
+    assert_eq!(api["profile"]["state"], "proposed", "{api}");
+
+    // Without the token nothing changes.
+    let r = h
+        .post_form(&format!("{path}/profile"), Some(&session), &[("csrf", "x")])
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert!(Store::open(&h.db)
+        .unwrap()
+        .profile_mapping(mac(EVIL))
+        .unwrap()
+        .is_none());
+
+    let r = h
+        .post_form(
+            &format!("{path}/profile"),
+            Some(&session),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(r.location(), format!("{path}?queued=profile"));
+    let store = Store::open(&h.db).unwrap();
+    let m = store.profile_mapping(mac(EVIL)).unwrap().unwrap();
+    assert_eq!(
+        (m.source.as_str(), m.network.as_deref()),
+        ("learned", Some(network))
+    );
+    let queued: Vec<OwnerCommand> = store
+        .pending_commands()
+        .unwrap()
+        .into_iter()
+        .map(|c| c.command)
+        .collect();
+    assert_eq!(queued, vec![OwnerCommand::Profile]);
+    let page = h.get(&path, Some(&session)).await;
+    assert!(page.body.contains("Held to learned"), "{}", page.body);
+    assert!(!page.body.contains("Accept this profile"));
+}

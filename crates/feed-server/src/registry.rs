@@ -204,13 +204,8 @@ pub async fn publish_model(
             "threat models must be signed by a vendor or operator key of this server".into(),
         )
     })?;
-    let loaded = warden_model::load(&env.payload).map_err(|e| {
-        let first: Vec<String> = e.0.iter().take(3).map(|e| e.to_string()).collect();
-        RegistryError::Invalid(format!(
-            "the threat model does not load: {}",
-            first.join("; ")
-        ))
-    })?;
+    let loaded =
+        warden_model::load(&env.payload).map_err(|e| does_not_load("the threat model", &e))?;
     let id = &loaded.model.identity;
     if !signer.speaks_for(&id.vendor) {
         return Err(RegistryError::Forbidden(format!(
@@ -267,6 +262,12 @@ pub async fn publish_model(
     })
 }
 
+/// A document that does not load, with its first three problems.
+fn does_not_load(what: &str, e: &warden_model::LoadErrors) -> RegistryError {
+    let first: Vec<String> = e.0.iter().take(3).map(|e| e.to_string()).collect();
+    RegistryError::Invalid(format!("{what} does not load: {}", first.join("; ")))
+}
+
 pub(crate) fn clip(s: &str, max: usize) -> String {
     s.chars().take(max).collect()
 }
@@ -293,13 +294,8 @@ pub async fn publish_report(
             "test reports must be signed by a tester, vendor or operator key of this server".into(),
         )
     })?;
-    let report = warden_report::load(&env.payload).map_err(|e| {
-        let first: Vec<String> = e.0.iter().take(3).map(|e| e.to_string()).collect();
-        RegistryError::Invalid(format!(
-            "the test report does not load: {}",
-            first.join("; ")
-        ))
-    })?;
+    let report =
+        warden_report::load(&env.payload).map_err(|e| does_not_load("the test report", &e))?;
     let scope = report.threat_model.sha256.to_ascii_lowercase();
     let model_doc = match store.document(&scope).await? {
         Some(d) if d.kind == "threat-model" => d,

@@ -489,31 +489,31 @@ async fn page_model(
     Path((vendor, model)): Path<(String, String)>,
     Query(q): Query<ModelQuery>,
 ) -> Response {
-    let v = match device_view(&st, &vendor, &model).await {
-        Ok(v) => v,
-        Err(e) => return error_page(e),
-    };
-    let chosen = match &q.sha256 {
-        Some(s) => v.threat_models.iter().find(|m| &m.sha256 == s),
-        None => v.threat_models.first(),
-    };
-    let Some(m) = chosen else {
-        return error_page(ApiError(
+    let not_found = || {
+        error_page(ApiError(
             StatusCode::NOT_FOUND,
             "no such threat model".into(),
-        ));
+        ))
     };
-    let doc = match st.store.document(&m.sha256).await {
-        Ok(Some(d)) => d,
-        Ok(None) => {
-            return error_page(ApiError(
-                StatusCode::NOT_FOUND,
-                "no such threat model".into(),
-            ))
-        }
+    let (Ok(vendor), Ok(model)) = (slug_param(&vendor), slug_param(&model)) else {
+        return not_found();
+    };
+    // Newest first: without a SHA-256, the newest model.
+    let docs = match st
+        .store
+        .documents(&format!("{vendor}/{model}"), MAX_DOCUMENTS_PER_PAGE)
+        .await
+    {
+        Ok(d) => d,
         Err(e) => return error_page(e.into()),
     };
-    match registry::render_model(&doc, (st.clock)()) {
+    let Some(doc) = docs
+        .iter()
+        .find(|d| d.kind == "threat-model" && q.sha256.as_ref().is_none_or(|s| *s == d.sha256))
+    else {
+        return not_found();
+    };
+    match registry::render_model(doc, (st.clock)()) {
         Ok(html) => html_response(html),
         Err(e) => error_page(registry_error(e)),
     }
